@@ -1,0 +1,53 @@
+"""`vp`: the vp-tui engine as a command line for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from vp_tui import __version__
+from vp_tui.cli import config_cmd
+from vp_tui.cli.output import CliError, error
+from vp_tui.config import ConfigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `vp` argument parser with every command."""
+    parser = argparse.ArgumentParser(
+        prog="vp",
+        description="Rent GPUs on Vast.ai and RunPod from the command line.",
+    )
+    parser.add_argument("--version", action="version", version=f"vp {__version__}")
+    parser.add_argument(
+        "--demo", action="store_true", help="use the built-in demo cloud instead of real accounts"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    config_cmd.add_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `vp` and return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        status: int = args.handler(args)
+    except CliError as exc:
+        error(str(exc))
+        return exc.status
+    except ConfigError as exc:
+        error(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
+    return status
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

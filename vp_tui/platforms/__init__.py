@@ -1,0 +1,1 @@
+"""One adapter per GPU provider behind the ``Platform`` protocol."""

@@ -1,0 +1,1 @@
+"""What both faces use: market, fleet, jobs, store."""
