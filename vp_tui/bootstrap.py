@@ -1,10 +1,25 @@
-"""The composition root: settings -> platforms -> services, for both faces."""
+"""The composition root: settings -> platforms (real, or the demo cloud) -> services.
+
+Both faces start here. Production code never knows whether it talks to a real
+provider or to the demo cloud: in demo mode the same adapters are pointed at
+the emulators' loopback URLs with the demo keys.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
 
 from vp_tui.config import LoadedConfig, Settings, load_config
+from vp_tui.core.models import PlatformName
+from vp_tui.platforms.base import Platform
+from vp_tui.services.fleet import Fleet
+from vp_tui.services.market import Market
+
+if TYPE_CHECKING:
+    from vp_tui.sim.server import DemoCloud
 
 
 @dataclass
@@ -14,6 +29,25 @@ class Context:
     settings: Settings
     demo: bool
     """True when the embedded demo cloud stands in for real accounts."""
+    platforms: dict[PlatformName, Platform] = field(default_factory=dict)
+    market: Market = field(default_factory=lambda: Market({}))
+    fleet: Fleet = field(default_factory=lambda: Fleet({}))
+    demo_cloud: DemoCloud | None = None
+    owns_demo_cloud: bool = False
+
+    @property
+    def default_platform(self) -> PlatformName | None:
+        """The platform for commands given none: the configured one if enabled."""
+        configured = self.settings.general.default_platform
+        if configured in self.platforms:
+            return configured
+        return next(iter(self.platforms), None)
+
+    def close(self) -> None:
+        """Stop what this context started (the demo cloud)."""
+        if self.demo_cloud is not None and self.owns_demo_cloud:
+            self.demo_cloud.stop()
+            self.demo_cloud = None
 
 
 def decide_demo(settings: Settings, demo_flag: bool) -> bool:
@@ -21,7 +55,81 @@ def decide_demo(settings: Settings, demo_flag: bool) -> bool:
     return demo_flag or settings.general.default_platform == "demo" or not settings.has_any_key()
 
 
-def build_context(demo: bool = False, loaded: LoadedConfig | None = None) -> Context:
-    """Load settings and decide between the real platforms and the demo cloud."""
+def demo_settings(settings: Settings, cloud: DemoCloud) -> Settings:
+    """``settings`` with both platforms pointed at the demo cloud and its keys."""
+    from vp_tui.sim.server import RUNPOD_DEMO_KEY, VAST_DEMO_KEY
+
+    vast = settings.vast.model_copy(
+        update={"api_key": SecretStr(VAST_DEMO_KEY), "api_url": cloud.vast_url}
+    )
+    runpod = settings.runpod.model_copy(
+        update={"api_key": SecretStr(RUNPOD_DEMO_KEY), "api_url": cloud.runpod_url}
+    )
+    return settings.model_copy(update={"vast": vast, "runpod": runpod})
+
+
+def make_platforms(settings: Settings) -> dict[PlatformName, Platform]:
+    """Adapters for every platform that has an API key (SDKs are imported on first use)."""
+    from vp_tui.platforms.runpod import RunPodPlatform
+    from vp_tui.platforms.vast import VastPlatform
+
+    platforms: dict[PlatformName, Platform] = {}
+    if settings.vast.api_key is not None:
+        platforms["vast"] = VastPlatform(settings.vast)
+    if settings.runpod.api_key is not None:
+        platforms["runpod"] = RunPodPlatform(settings.runpod)
+    return platforms
+
+
+def build_context(
+    demo: bool = False,
+    loaded: LoadedConfig | None = None,
+    *,
+    demo_cloud: DemoCloud | None = None,
+) -> Context:
+    """Load settings, choose real platforms or the demo cloud, and wire the services.
+
+    ``demo_cloud`` lets tests (and `vp demo serve`) share one running demo cloud.
+    """
     loaded = loaded or load_config()
-    return Context(settings=loaded.settings, demo=decide_demo(loaded.settings, demo))
+    settings = loaded.settings
+    use_demo = demo_cloud is not None or decide_demo(settings, demo)
+    owns = False
+    if use_demo:
+        if demo_cloud is None:
+            from vp_tui.sim.server import DemoCloud
+
+            demo_cloud = DemoCloud().start()
+            owns = True
+        settings = demo_settings(settings, demo_cloud)
+    platforms = make_platforms(settings)
+    return Context(
+        settings=settings,
+        demo=use_demo,
+        platforms=platforms,
+        market=Market(platforms),
+        fleet=Fleet(platforms),
+        demo_cloud=demo_cloud,
+        owns_demo_cloud=owns,
+    )
+
+
+def start_demo_cloud() -> DemoCloud:
+    """Start the demo cloud on its own (for `vp demo serve`)."""
+    from vp_tui.sim.server import DemoCloud
+
+    return DemoCloud().start()
+
+
+def demo_keys() -> tuple[str, str]:
+    """The demo cloud's (Vast, RunPod) API keys: public, they open nothing real."""
+    from vp_tui.sim.server import RUNPOD_DEMO_KEY, VAST_DEMO_KEY
+
+    return VAST_DEMO_KEY, RUNPOD_DEMO_KEY
+
+
+def reset_demo_cloud() -> None:
+    """Forget every demo instance, job and key."""
+    from vp_tui.sim.server import DemoCloud
+
+    DemoCloud().reset()

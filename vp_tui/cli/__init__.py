@@ -7,9 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from vp_tui import __version__
-from vp_tui.cli import config_cmd
+from vp_tui.cli import config_cmd, demo_cmd, instances_cmd, market_cmd
 from vp_tui.cli.output import CliError, error
 from vp_tui.config import ConfigError
+from vp_tui.platforms.base import PlatformError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     config_cmd.add_parsers(sub)
+    market_cmd.add_parsers(sub)
+    instances_cmd.add_parsers(sub)
+    demo_cmd.add_parsers(sub)
     return parser
 
 
@@ -42,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         error(str(exc))
         return 2
+    except PlatformError as exc:
+        error(str(exc))
+        return 1
     except KeyboardInterrupt:
         error("interrupted")
         return 130

@@ -1,0 +1,303 @@
+"""`vp create-instance`, `list-instances`, `destroy-instance`, `stop-instance`, `start-instance`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from vp_tui.bootstrap import Context
+from vp_tui.cli.context import add_platform_option, chosen_platforms, opened
+from vp_tui.cli.output import CliError, print_json, stderr, stdout, table, warn
+from vp_tui.core.gpus import canonical_gpu
+from vp_tui.core.models import Instance, LaunchSpec, Offer, PlatformName
+from vp_tui.core.money import format_duration, format_money, format_price
+from vp_tui.platforms.base import OfferQuery, PlatformError
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the instance commands."""
+    p = sub.add_parser(
+        "create-instance",
+        help="rent the cheapest matching offer (or a given one) under the price cap",
+    )
+    add_platform_option(p, "platform to rent on (default: cheapest of all)")
+    p.add_argument("--gpu-type", help="GPU model, e.g. RTX_4090 or 'NVIDIA GeForce RTX 4090'")
+    p.add_argument("--offer-id", help="rent exactly this offer (from `vp offers`)")
+    p.add_argument("--num-gpus", type=int, default=1, help="GPUs (default 1)")
+    p.add_argument("--max-price", type=float, help="raise (or lower) the $/h cap for this launch")
+    p.add_argument("--interruptible", action="store_true", help="rent a spot/bid offer")
+    p.add_argument(
+        "--bid", type=float, help="bid $/h for an interruptible offer (default: min bid)"
+    )
+    p.add_argument("--image", help="Docker image (default from settings)")
+    p.add_argument("--disk", type=float, help="disk GB (default from settings)")
+    p.add_argument("--label", help="a name for the instance")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="environment")
+    p.add_argument("--wait", action="store_true", help="return once reachable over SSH")
+    p.add_argument("--timeout", type=float, default=900, help="seconds to wait with --wait")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=create_instance)
+
+    p = sub.add_parser("list-instances", help="your instances on every platform")
+    add_platform_option(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=list_instances)
+
+    p = sub.add_parser("destroy-instance", help="destroy an instance and verify it is gone")
+    p.add_argument("instance_id", metavar="ID")
+    add_platform_option(p, "platform of the instance (default: look on all)")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    p.add_argument("--timeout", type=float, default=120, help="seconds to wait for verification")
+    p.set_defaults(handler=destroy_instance)
+
+    for name, verb in (("stop-instance", "stop"), ("start-instance", "start")):
+        p = sub.add_parser(name, help=f"{verb} an instance")
+        p.add_argument("instance_id", metavar="ID")
+        add_platform_option(p, "platform of the instance (default: look on all)")
+        p.set_defaults(handler=stop_instance if verb == "stop" else start_instance)
+
+
+def instance_json(instance: Instance, now: datetime | None = None) -> dict[str, Any]:
+    """The `--json` shape of an instance."""
+    now = now or datetime.now(UTC)
+    endpoint = instance.ssh or instance.ssh_proxy
+    return {
+        "platform": instance.platform,
+        "instance_id": instance.instance_id,
+        "label": instance.label,
+        "gpu": instance.gpu or instance.gpu_raw,
+        "gpu_count": instance.gpu_count,
+        "state": str(instance.state),
+        "price_per_hour": instance.price_per_hour,
+        "spent": round(instance.spent_at(now), 6),
+        "started_at": instance.started_at.isoformat() if instance.started_at else None,
+        "uptime_seconds": instance.uptime_at(now),
+        "ssh_host": endpoint.host if endpoint else None,
+        "ssh_port": endpoint.port if endpoint else None,
+        "gpu_util": instance.gpu_util,
+        "image": instance.image,
+    }
+
+
+def _cap(context: Context, platform: PlatformName) -> float:
+    section = context.settings.vast if platform == "vast" else context.settings.runpod
+    return section.max_price_per_hour
+
+
+def choose_offer(context: Context, args: argparse.Namespace) -> Offer:
+    """The offer to rent: the given id, or the cheapest match under the cap."""
+    names = chosen_platforms(context, args.platform)
+    gpu = args.gpu_type
+    wanted = canonical_gpu(gpu) or gpu if gpu else None
+    if args.offer_id:
+        query = OfferQuery(limit=100_000)
+        result = context.market.refresh(query, platforms=names, force=True)
+        for offer in result.offers:
+            if offer.offer_id == args.offer_id:
+                return offer
+        errors = "; ".join(s.error or "" for s in result.failed)
+        raise CliError(
+            f"offer {args.offer_id} not found (it may have been rented)"
+            + (f": {errors}" if errors else "")
+        )
+    if not gpu:
+        if len(names) == 1 and names[0] == "runpod":
+            wanted = canonical_gpu(context.settings.runpod.default_gpu_type)
+        else:
+            raise CliError("give --gpu-type (e.g. RTX_4090) or --offer-id", 2)
+    base = OfferQuery(
+        gpus=(wanted,) if wanted else (),
+        min_gpu_count=args.num_gpus if "vast" in names else None,
+        interruptible=bool(args.interruptible),
+        limit=100_000,
+    )
+    result = context.market.refresh(base, platforms=names, force=True)
+    for status in result.failed:
+        warn(status.error or f"{status.platform} failed")
+    candidates = [
+        o
+        for o in result.offers
+        if (o.max_gpu_count is None and o.gpu_count == args.num_gpus)
+        or (o.max_gpu_count is not None and o.max_gpu_count >= args.num_gpus)
+    ]
+    if not candidates:
+        raise CliError(f"no {gpu} offer found on {', '.join(names)}")
+
+    def price(offer: Offer) -> float:
+        if offer.max_gpu_count is not None:
+            return offer.price_per_hour * args.num_gpus
+        return offer.price_per_hour
+
+    affordable = [
+        o
+        for o in candidates
+        if price(o) <= (args.max_price if args.max_price is not None else _cap(context, o.platform))
+    ]
+    if not affordable:
+        cheapest = min(candidates, key=price)
+        cap = args.max_price if args.max_price is not None else _cap(context, cheapest.platform)
+        raise CliError(
+            f"no {gpu} offer under ${cap:.2f}/h on {', '.join(names)}; the cheapest is "
+            f"${price(cheapest):.3f}/h ({cheapest.platform} offer {cheapest.offer_id}): "
+            f"rent it with --max-price {price(cheapest):.3f}"
+        )
+    return min(affordable, key=price)
+
+
+def launch_spec(context: Context, offer: Offer, args: argparse.Namespace) -> LaunchSpec:
+    """The LaunchSpec from flags and per-platform defaults."""
+    env: dict[str, str] = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"--env {item!r}: expected KEY=VALUE", 2)
+        env[key] = value
+    if offer.platform == "vast":
+        image = args.image or context.settings.vast.default_image
+        disk = args.disk or context.settings.vast.disk_gb
+    else:
+        image = args.image or context.settings.runpod.default_image
+        disk = args.disk or context.settings.runpod.container_disk_gb
+    bid = args.bid
+    if offer.interruptible and bid is None:
+        bid = offer.min_bid or offer.price_per_hour
+    return LaunchSpec(
+        image=image,
+        disk_gb=disk,
+        label=args.label,
+        env=env,
+        gpu_count=args.num_gpus,
+        bid_price=bid if offer.interruptible else None,
+        max_price_per_hour=args.max_price,
+    )
+
+
+def create_instance(args: argparse.Namespace) -> int:
+    """Rent an offer; with --wait, return once the instance is reachable."""
+    with opened(args) as context:
+        offer = choose_offer(context, args)
+        spec = launch_spec(context, offer, args)
+        stderr.print(
+            f"Renting {offer.label} x{spec.gpu_count if offer.max_gpu_count else offer.gpu_count} "
+            f"on {offer.platform} (offer {offer.offer_id}, {format_price(offer.price_per_hour)}/h)"
+        )
+
+        def progress(instance: Instance, message: str) -> None:
+            stderr.print(f"  {instance.platform} {instance.instance_id}: {message}")
+
+        try:
+            instance = context.fleet.create(
+                offer, spec, wait=args.wait, timeout=args.timeout, on_progress=progress
+            )
+        except PlatformError as exc:
+            raise CliError(str(exc)) from None
+    if args.json:
+        print_json(instance_json(instance))
+    else:
+        endpoint = instance.ssh or instance.ssh_proxy
+        where = f", ssh {endpoint}" if endpoint else ""
+        stdout.print(f"{instance.platform} instance {instance.instance_id} {instance.state}{where}")
+    return 0
+
+
+def list_instances(args: argparse.Namespace) -> int:
+    """Print instances of every platform."""
+    with opened(args) as context:
+        names = chosen_platforms(context, args.platform)
+        result = context.fleet.list(names)
+    failed = [s for s in result.statuses.values() if not s.ok]
+    if failed and len(failed) == len(result.statuses):
+        raise CliError("; ".join(s.error or f"{s.platform} failed" for s in failed))
+    for status in result.statuses.values():
+        if not status.ok:
+            warn(status.error or f"{status.platform} failed")
+    now = datetime.now(UTC)
+    if args.json:
+        print_json([instance_json(i, now) for i in result.instances])
+        return 0
+    if not result.instances:
+        stdout.print("No instances. Rent one with `vp create-instance --gpu-type RTX_4090`.")
+        return 0
+    table(
+        ["platform", "id", "label", "GPU", "state", "uptime", "$/h", "spent", "ssh"],
+        [
+            (
+                i.platform,
+                i.instance_id,
+                i.label or "",
+                f"{i.gpu_count}x {i.gpu or i.gpu_raw or '?'}",
+                str(i.state),
+                format_duration(i.uptime_at(now)),
+                format_price(i.price_per_hour),
+                format_money(i.spent_at(now)),
+                str(i.ssh or i.ssh_proxy or "-"),
+            )
+            for i in result.instances
+        ],
+    )
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    stderr.print(question, end="")
+    try:
+        answer = input()
+    except EOFError:
+        return False
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def destroy_instance(args: argparse.Namespace) -> int:
+    """Destroy an instance; exit 0 only when verified gone."""
+    with opened(args) as context:
+        try:
+            instance = context.fleet.find(args.instance_id, args.platform)
+        except PlatformError as exc:
+            raise CliError(str(exc)) from None
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise CliError("not on a terminal: add --yes to destroy without asking", 2)
+            now = datetime.now(UTC)
+            question = (
+                f"Destroy {instance.platform} instance {instance.instance_id}"
+                f"{' (' + instance.label + ')' if instance.label else ''}, "
+                f"{instance.gpu or instance.gpu_raw}, {format_price(instance.price_per_hour)}/h, "
+                f"spent {format_money(instance.spent_at(now))}? Its disk is lost. [y/N] "
+            )
+            if not _confirm(question):
+                stderr.print("Not destroyed.")
+                return 1
+        stderr.print(f"Destroying {instance.platform} instance {instance.instance_id}...")
+        try:
+            context.fleet.destroy(instance.instance_id, instance.platform, timeout=args.timeout)
+        except PlatformError as exc:
+            raise CliError(str(exc)) from None
+    stdout.print(f"{instance.platform} instance {instance.instance_id} destroyed (verified gone)")
+    return 0
+
+
+def _stop_or_start(args: argparse.Namespace, verb: str) -> int:
+    with opened(args) as context:
+        try:
+            instance = context.fleet.find(args.instance_id, args.platform)
+            if verb == "stop":
+                context.fleet.stop(instance.instance_id, instance.platform)
+            else:
+                context.fleet.start(instance.instance_id, instance.platform)
+        except PlatformError as exc:
+            raise CliError(str(exc)) from None
+    past = "stopped" if verb == "stop" else "started"
+    stdout.print(f"{instance.platform} instance {instance.instance_id} {past}")
+    return 0
+
+
+def stop_instance(args: argparse.Namespace) -> int:
+    """Stop an instance (storage keeps billing)."""
+    return _stop_or_start(args, "stop")
+
+
+def start_instance(args: argparse.Namespace) -> int:
+    """Start a stopped instance."""
+    return _stop_or_start(args, "start")

@@ -1,0 +1,828 @@
+"""Vast.ai through the official ``vastai`` SDK: offers, instances, account, SSH keys.
+
+The SDK is imported on first use (it pulls in aiohttp and friends), never at
+module import. Every SDK call goes through ``VastPlatform._call``, which turns
+``requests`` failures and surprising answers into the ``PlatformError`` family
+with the provider's own words and without the API key. The pure functions
+``offer_from_vast`` and ``instance_from_vast`` turn Vast's dicts into the
+shared models; they never raise and return None for rows they cannot use.
+See docs/platforms.md for the state table and where prices come from.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import requests
+
+from vp_tui.config import VastSettings
+from vp_tui.core.gpus import GPUS, canonical_gpu, gpu_spec
+from vp_tui.core.models import (
+    Account,
+    Instance,
+    InstanceState,
+    LaunchSpec,
+    Offer,
+    PlatformName,
+    SSHEndpoint,
+)
+from vp_tui.platforms.base import (
+    AuthError,
+    CapacityError,
+    NotFound,
+    OfferQuery,
+    PlatformError,
+    check_price_cap,
+    filter_offers,
+)
+from vp_tui.platforms.errors import (
+    key_identity,
+    malformed,
+    map_requests_error,
+    parse_public_key,
+    quiet_output,
+    scrub,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PLATFORM: PlatformName = "vast"
+_SERVICE = "Vast.ai"
+_KEY_HINT = "vast-api-key"
+_ATTEMPTS = 2
+"""Tries per request inside the SDK (one retry of 429/502/503/504 and network errors)."""
+_MAX_PAGES = 400
+_BID_SUFFIX = "-bid"
+_HOURS_PER_MONTH = 730.0
+
+# Canonical catalog name -> how Vast spells the GPU in `gpu_name` (when it differs).
+# Models that share a Vast spelling (A100 SXM4 40/80 GB) are told apart by gpu_ram.
+VAST_GPU_NAMES: dict[str, tuple[str, ...]] = {
+    "H200 SXM": ("H200",),
+    "H100 PCIe": ("H100 PCIE",),
+    "GH200": ("GH200 SXM",),
+    "A100 SXM 80GB": ("A100 SXM4",),
+    "A100 SXM 40GB": ("A100 SXM4",),
+    "A100 PCIe 80GB": ("A100 PCIE", "A100X"),
+    "A100 PCIe 40GB": ("A100 PCIE",),
+    "T4": ("Tesla T4",),
+    "V100 SXM2 32GB": ("Tesla V100",),
+    "V100 SXM2 16GB": ("Tesla V100",),
+    "V100 PCIe 32GB": ("Tesla V100",),
+    "V100 PCIe 16GB": ("Tesla V100",),
+    "P100": ("Tesla P100",),
+    "MI300X": ("MI300X", "InstinctMI300X"),
+    "MI250X": ("MI250X", "InstinctMI250X"),
+    "RTX PRO 6000": ("RTX PRO 6000 WS", "RTX PRO 6000 S"),
+    "RTX 6000 Ada": ("RTX 6000Ada",),
+    "RTX 5000 Ada": ("RTX 5000Ada",),
+    "RTX 4500 Ada": ("RTX 4500Ada",),
+    "RTX 4000 Ada": ("RTX 4000Ada",),
+    "RTX 4000 SFF Ada": ("RTX 4000SFFAda", "RTX 4000 SFF Ada"),
+    "RTX 2000 Ada": ("RTX 2000Ada",),
+    "Quadro RTX 8000": ("Q RTX 8000",),
+    "Quadro RTX 6000": ("Q RTX 6000",),
+    "RTX 4080 SUPER": ("RTX 4080S",),
+    "RTX 4070 Ti SUPER": ("RTX 4070S Ti",),
+    "RTX 4070 SUPER": ("RTX 4070S",),
+}
+_DSL_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_DSL_WORDS = frozenset({"true", "false", "none", "null", "any"})
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_PORT = re.compile(r"^(\d{1,5})(?:/(tcp|udp))?$")
+_GONE_WORDS = ("no longer available", "not available", "no_such_ask", "already rented", "unavail")
+
+
+def vast_gpu_names(gpu: str) -> tuple[str, ...]:
+    """Vast's spellings of a GPU given by canonical name (or any spelling we know)."""
+    canonical = canonical_gpu(gpu) or gpu
+    names = (canonical, *VAST_GPU_NAMES.get(canonical, ()))
+    return tuple(dict.fromkeys(names))
+
+
+def _shares_vast_name(canonical: str) -> bool:
+    mine = set(VAST_GPU_NAMES.get(canonical, ()))
+    return any(other != canonical and mine & set(names) for other, names in VAST_GPU_NAMES.items())
+
+
+def _fmt(value: float) -> str:
+    """A number for the query language: plain decimal, no exponent."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def build_search_query(query: OfferQuery) -> str:
+    """The ``search_offers`` query string for what Vast can filter on its side.
+
+    Region is left to local filtering; GPU names Vast cannot be asked for safely
+    are too (the result is then filtered locally by canonical name).
+    """
+    parts: list[str] = []
+    min_vram = query.min_vram_gb
+    if query.gpus:
+        spellings: list[str] = []
+        expressible = True
+        for gpu in query.gpus:
+            for name in vast_gpu_names(gpu):
+                token = name.strip().replace(" ", "_")
+                if not _DSL_TOKEN.match(token) or token.lower() in _DSL_WORDS:
+                    expressible = False
+                spellings.append(token)
+        if expressible and spellings:
+            unique = list(dict.fromkeys(spellings))
+            if len(unique) == 1:
+                parts.append(f"gpu_name={unique[0]}")
+            else:
+                parts.append(f"gpu_name in [{','.join(unique)}]")
+            if len(query.gpus) == 1:
+                canonical = canonical_gpu(query.gpus[0])
+                spec = GPUS.get(canonical) if canonical else None
+                if spec is not None and _shares_vast_name(spec.name):
+                    floor = spec.vram_gb * 0.9
+                    min_vram = floor if min_vram is None else max(min_vram, floor)
+    if query.min_gpu_count is not None:
+        parts.append(f"num_gpus>={query.min_gpu_count}")
+    if query.max_gpu_count is not None:
+        parts.append(f"num_gpus<={query.max_gpu_count}")
+    if min_vram is not None and min_vram > 0:
+        parts.append(f"gpu_ram>={_fmt(min_vram)}")
+    if query.min_reliability is not None and query.min_reliability > 0:
+        parts.append(f"reliability>={_fmt(query.min_reliability)}")
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------- normalisers
+
+
+def _num(value: Any) -> float | None:
+    """A finite number from an int, float or numeric string; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _int(value: Any) -> int | None:
+    number = _num(value)
+    if number is None or number != int(number) or abs(number) > 2**53:
+        return None
+    return int(number)
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _nonneg(value: Any) -> float | None:
+    number = _num(value)
+    return number if number is not None and number >= 0 else None
+
+
+def _ratio(value: Any) -> float | None:
+    number = _num(value)
+    return number if number is not None and 0 <= number <= 1 else None
+
+
+def _vast_id(value: Any) -> str | None:
+    number = _int(value)
+    return str(number) if number is not None and number >= 0 else None
+
+
+def _mb_to_gb(value: Any) -> float | None:
+    number = _nonneg(value)
+    return None if number is None else round(number / 1024, 1)
+
+
+def offer_from_vast(row: Mapping[str, Any], *, interruptible: bool = False) -> Offer | None:
+    """One Vast ``search_offers`` row as an ``Offer``, or None when it is unusable.
+
+    On-demand rows cost ``dph_total`` (all GPUs, storage at the searched disk size
+    included). Rows from a ``bid`` search become interruptible offers: ``min_bid`` is
+    the lowest accepted bid (compute only, what a launch bids), the price is the
+    row's ``dph_total`` (that bid plus storage; ``min_bid`` when it is missing), and
+    the ``offer_id`` carries a ``-bid`` suffix so both kinds of the same machine can
+    be listed side by side.
+    """
+    try:
+        return _offer_from_vast(row, interruptible)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        return None
+
+
+def _offer_from_vast(row: Mapping[str, Any], interruptible: bool) -> Offer | None:
+    if not isinstance(row, Mapping):
+        return None
+    offer_id = _vast_id(row.get("id"))
+    gpu_raw = _text(row.get("gpu_name"))
+    count = _int(row.get("num_gpus"))
+    if offer_id is None or gpu_raw is None or count is None or count < 1:
+        return None
+    vram = _mb_to_gb(row.get("gpu_ram"))
+    if vram is None:
+        total = _nonneg(row.get("gpu_total_ram"))
+        vram = None if total is None else round(total / 1024 / count, 1)
+    gpu = canonical_gpu(gpu_raw, vram)
+    if vram is None:
+        spec = gpu_spec(gpu)
+        if spec is None:
+            return None
+        vram = spec.vram_gb
+    min_bid = _nonneg(row.get("min_bid"))
+    if interruptible:
+        if min_bid is None:
+            return None
+        # A bid search prices dph_total at the minimum bid plus storage.
+        bid_total = _nonneg(row.get("dph_total"))
+        price = bid_total if bid_total is not None and bid_total >= min_bid else min_bid
+        offer_id += _BID_SUFFIX
+    else:
+        dph = _nonneg(row.get("dph_total"))
+        if dph is None:
+            return None
+        price = dph
+    reliability = _ratio(row.get("reliability2"))
+    if reliability is None:
+        reliability = _ratio(row.get("reliability"))
+    verification = row.get("verification")
+    verified: bool | None
+    if verification == "verified":
+        verified = True
+    elif verification in ("unverified", "deverified"):
+        verified = False
+    else:
+        flag = row.get("verified")
+        verified = flag if isinstance(flag, bool) else None
+    cores = _nonneg(row.get("cpu_cores_effective"))
+    if cores is None:
+        cores = _nonneg(row.get("cpu_cores"))
+    return Offer(
+        platform=PLATFORM,
+        offer_id=offer_id,
+        gpu=gpu,
+        gpu_raw=gpu_raw,
+        gpu_count=count,
+        vram_gb=vram,
+        price_per_hour=price,
+        interruptible=interruptible,
+        min_bid=min_bid if interruptible else None,
+        reliability=reliability,
+        location=_text(row.get("geolocation")),
+        cpu_cores=cores,
+        ram_gb=_mb_to_gb(row.get("cpu_ram")),
+        disk_gb=_nonneg(row.get("disk_space")),
+        inet_down_mbps=_nonneg(row.get("inet_down")),
+        stock=None,
+        verified=verified,
+        cloud=None,
+        max_gpu_count=None,
+    )
+
+
+def vast_state(actual: Any, intended: Any, cur: Any) -> tuple[InstanceState, str | None]:
+    """Our state for Vast's ``actual_status``/``intended_status``/``cur_state`` (docs/platforms.md).
+
+    Returns the state and a note for the user when the combination says more than
+    the state does (a container that exited on its own, an offline host).
+    """
+    if actual is not None and not isinstance(actual, str):
+        return InstanceState.UNKNOWN, None
+    a = actual.strip().lower() if isinstance(actual, str) else None
+    i = intended.strip().lower() if isinstance(intended, str) else None
+    c = cur.strip().lower() if isinstance(cur, str) else None
+    wants_stop = i == "stopped"
+    if a in (None, "", "created", "scheduling"):
+        if wants_stop:
+            return (InstanceState.STOPPED if c == "stopped" else InstanceState.STOPPING), None
+        return InstanceState.PROVISIONING, None
+    if a == "loading":
+        return (InstanceState.STOPPING if wants_stop else InstanceState.STARTING), None
+    if a == "running":
+        if wants_stop:
+            return InstanceState.STOPPING, None
+        return InstanceState.RUNNING, None
+    if a in ("exited", "stopped"):
+        if wants_stop or i is None:
+            return InstanceState.STOPPED, None
+        if c == "running":
+            return InstanceState.ERROR, "the container exited on its own"
+        return InstanceState.STARTING, None
+    if a == "offline":
+        return InstanceState.ERROR, "the host machine is offline"
+    if a in ("destroyed", "deleted"):
+        return InstanceState.TERMINATED, None
+    return InstanceState.UNKNOWN, None
+
+
+def _endpoint(host: Any, port: Any, kind: str) -> SSHEndpoint | None:
+    name = _text(host)
+    number = _int(port)
+    if name is None or number is None or not 1 <= number <= 65535:
+        return None
+    return SSHEndpoint(
+        host=name, port=number, user="root", kind="proxy" if kind == "proxy" else "direct"
+    )
+
+
+def _direct_port(ports: Any) -> Any:
+    if not isinstance(ports, Mapping):
+        return None
+    mapping = ports.get("22/tcp")
+    if isinstance(mapping, list) and mapping and isinstance(mapping[0], Mapping):
+        return mapping[0].get("HostPort")
+    return None
+
+
+def _epoch(value: Any) -> datetime | None:
+    number = _num(value)
+    if number is None or not 0 < number < 32_503_680_000:  # before year 3000
+        return None
+    return datetime.fromtimestamp(number, tz=UTC)
+
+
+def instance_from_vast(row: Mapping[str, Any]) -> Instance | None:
+    """One Vast instance dict (``show_instances``/``show_instance``) as an ``Instance``.
+
+    ``ssh`` is the direct endpoint (public IP + mapped port 22) when Vast gives
+    one, else the proxy; ``ssh_proxy`` is always the proxy (``ssh_host:ssh_port``).
+    Returns None for rows without a usable id.
+    """
+    try:
+        return _instance_from_vast(row)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        return None
+
+
+def _instance_from_vast(row: Mapping[str, Any]) -> Instance | None:
+    if not isinstance(row, Mapping):
+        return None
+    instance_id = _vast_id(row.get("id"))
+    if instance_id is None:
+        return None
+    proxy = _endpoint(row.get("ssh_host"), row.get("ssh_port"), "proxy")
+    direct = _endpoint(row.get("public_ipaddr"), _direct_port(row.get("ports")), "direct")
+    state, note = vast_state(
+        row.get("actual_status"), row.get("intended_status"), row.get("cur_state")
+    )
+    gpu_raw = _text(row.get("gpu_name"))
+    vram = _mb_to_gb(row.get("gpu_ram"))
+    count = _int(row.get("num_gpus"))
+    storage = _nonneg(row.get("storage_total_cost"))
+    if storage is None:  # estimate from $/GB/month and the disk size
+        storage_cost = _nonneg(row.get("storage_cost"))
+        disk = _nonneg(row.get("disk_space"))
+        storage = storage_cost * disk / _HOURS_PER_MONTH if storage_cost and disk else 0.0
+    util = _num(row.get("gpu_util"))
+    status_msg = _text(row.get("status_msg"))
+    message = f"{note}: {status_msg}" if note and status_msg else (note or status_msg)
+    is_bid = row.get("is_bid")
+    return Instance(
+        platform=PLATFORM,
+        instance_id=instance_id,
+        label=_text(row.get("label")),
+        gpu=canonical_gpu(gpu_raw, vram) if gpu_raw else None,
+        gpu_raw=gpu_raw,
+        gpu_count=count if count is not None and count >= 1 else 1,
+        state=state,
+        status_message=message[:500] if message else None,
+        price_per_hour=_nonneg(row.get("dph_total")) or 0.0,
+        storage_price_per_hour=round(storage, 6),
+        started_at=_epoch(row.get("start_date")),
+        uptime_seconds=None,
+        ssh=direct or proxy,
+        ssh_proxy=proxy,
+        image=_text(row.get("image_uuid")),
+        gpu_util=util if util is not None and 0 <= util <= 100 else None,
+        interruptible=is_bid is True,
+        location=_text(row.get("geolocation")),
+    )
+
+
+def _ask_id(offer: Offer) -> int:
+    raw = offer.offer_id.removesuffix(_BID_SUFFIX)
+    if offer.platform != PLATFORM or not raw.isdigit():
+        raise PlatformError(f"{offer.offer_id!r} is not a Vast.ai offer", platform=PLATFORM)
+    return int(raw)
+
+
+def _instance_number(instance_id: str) -> int:
+    text = str(instance_id).strip()
+    if not text.isdigit():
+        raise NotFound(f"instance {instance_id!r} not found", platform=PLATFORM)
+    return int(text)
+
+
+def _launch_env(spec: LaunchSpec) -> dict[str, str]:
+    """The env dict the SDK sends: variables plus ``-p PORT:PORT`` entries for extra ports."""
+    env: dict[str, str] = {}
+    for key, value in spec.env.items():
+        if not _ENV_KEY.match(key):
+            raise PlatformError(
+                f"environment variable name {key!r} is not allowed "
+                "(letters, digits and _ only, not starting with a digit)",
+                platform=PLATFORM,
+            )
+        env[key] = value
+    for port in spec.ports:
+        match = _PORT.match(port.strip())
+        if match is None or not 1 <= int(match.group(1)) <= 65535:
+            raise PlatformError(f"port {port!r} is not like 8080/tcp", platform=PLATFORM)
+        number = match.group(1)
+        if number != "22":  # SSH is opened by the ssh run type itself
+            env[f"-p {number}:{number}"] = "1"
+    return env
+
+
+class VastPlatform:
+    """Vast.ai behind the ``Platform`` protocol, through the official SDK."""
+
+    name: PlatformName = PLATFORM
+
+    def __init__(self, settings: VastSettings) -> None:
+        self.settings = settings
+        self._sdk: Any = None
+        self._lock = threading.Lock()
+        self.skipped_rows = 0
+        """Rows of the last answer that could not be understood (and were left out)."""
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def _url(self) -> str:
+        return self.settings.api_url.rstrip("/")
+
+    def _key(self) -> str:
+        key = self.settings.api_key
+        value = key.get_secret_value().strip() if key is not None else ""
+        if not value:
+            raise AuthError(
+                "no API key configured: set one with `vp config-set --vast-api-key -`",
+                platform=PLATFORM,
+            )
+        return value
+
+    def _client(self) -> Any:
+        with self._lock:
+            if self._sdk is None:
+                key = self._key()
+                from vastai import VastAI
+
+                _quiet_sdk_logger()
+                sdk = VastAI(
+                    api_key=key, server_url=self._url, retry=_ATTEMPTS, raw=True, quiet=True
+                )
+                sdk.client.timeout = self.settings.timeout_seconds
+                sdk.client.explain = False
+                sdk.client.curl = False
+                self._sdk = sdk
+            return self._sdk
+
+    def _scrub(self, text: str) -> str:
+        key = self.settings.api_key
+        return scrub(text, [key.get_secret_value() if key is not None else None])
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one SDK call, turning every failure into a ``PlatformError``."""
+        try:
+            return fn()
+        except PlatformError:
+            raise
+        except requests.RequestException as exc:
+            error = map_requests_error(
+                exc,
+                platform=PLATFORM,
+                service=_SERVICE,
+                url=self._url,
+                key_hint=_KEY_HINT,
+                secrets=[self.settings.api_key.get_secret_value()] if self.settings.api_key else [],
+            )
+            log.info("vast %s failed: %s", what, error)
+            raise error from None
+        except json.JSONDecodeError:
+            raise malformed(PLATFORM, f"{what}: not valid JSON") from None
+        except (KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise malformed(PLATFORM, f"{what}: {type(exc).__name__}") from None
+        except ValueError as exc:
+            raise PlatformError(f"{what}: {self._scrub(str(exc))}", platform=PLATFORM) from None
+
+    def _check_success(self, what: str, answer: Any) -> Any:
+        if isinstance(answer, Mapping) and answer.get("success") is False:
+            words = answer.get("msg") or answer.get("error") or "refused"
+            raise PlatformError(f"{what} refused: {self._scrub(str(words))}", platform=PLATFORM)
+        return answer
+
+    # ------------------------------------------------------------------ offers
+
+    def list_offers(self, query: OfferQuery) -> list[Offer]:
+        """Offers matching ``query``: searched on Vast, then filtered locally (region etc.)."""
+        sdk = self._client()
+        text = build_search_query(query)
+        parsed = _parse_query(text)
+        kinds = [False, True] if query.interruptible is None else [query.interruptible]
+
+        def search(interruptible: bool) -> Any:
+            body = {k: dict(v) if isinstance(v, dict) else v for k, v in parsed.items()}
+            if query.max_price_per_hour is not None:
+                field = "min_bid" if interruptible else "dph_total"
+                body[field] = {"lte": _fmt(query.max_price_per_hour)}
+            return self._call(
+                "search offers",
+                partial(
+                    _search, sdk, body, interruptible, query.limit, float(self.settings.disk_gb)
+                ),
+            )
+
+        # On-demand and bid searches are independent: ask both at once.
+        with ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="vast-search") as pool:
+            answers = list(pool.map(search, kinds))
+        offers: list[Offer] = []
+        skipped = 0
+        for interruptible, rows in zip(kinds, answers, strict=True):
+            if not isinstance(rows, list):
+                raise malformed(PLATFORM, "search offers: no list of offers")
+            for row in rows:
+                offer = offer_from_vast(row, interruptible=interruptible)
+                if offer is None:
+                    skipped += 1
+                else:
+                    offers.append(offer)
+        self.skipped_rows = skipped
+        if skipped:
+            log.warning("vast: skipped %d offer rows that could not be read", skipped)
+        result = filter_offers(offers, query)
+        result.sort(key=lambda offer: (offer.price_per_hour, offer.offer_id))
+        return result[: query.limit]
+
+    # ------------------------------------------------------------------ instances
+
+    def _instance_rows(self) -> list[Any]:
+        sdk = self._client()
+        params: dict[str, Any] = {
+            "select_filters": {},
+            "order_by": [{"col": "id", "dir": "asc"}],
+            "limit": 25,
+        }
+        rows: list[Any] = []
+        seen_tokens: set[str] = set()
+        for _ in range(_MAX_PAGES):
+            data = self._call("list instances", lambda: sdk.show_instances_v1(dict(params)))
+            if not isinstance(data, Mapping):
+                raise malformed(PLATFORM, "list instances: not an object")
+            page = data.get("instances") or []
+            if not isinstance(page, list):
+                raise malformed(PLATFORM, "list instances: no list of instances")
+            rows.extend(page)
+            token = data.get("next_token")
+            if not token or not isinstance(token, str | int) or str(token) in seen_tokens:
+                break
+            seen_tokens.add(str(token))
+            params["after_token"] = token
+        return rows
+
+    def list_instances(self) -> list[Instance]:
+        """Every instance of the account (all pages), whatever its state."""
+        instances = []
+        skipped = 0
+        for row in self._instance_rows():
+            instance = instance_from_vast(row)
+            if instance is None:
+                skipped += 1
+            else:
+                instances.append(instance)
+        self.skipped_rows = skipped
+        if skipped:
+            log.warning("vast: skipped %d instance rows that could not be read", skipped)
+        return instances
+
+    def get_instance(self, instance_id: str) -> Instance | None:
+        """One instance, or None when Vast no longer knows it."""
+        try:
+            number = _instance_number(instance_id)
+        except NotFound:
+            return None
+        sdk = self._client()
+
+        def fetch() -> Any:
+            # The SDK's show_instance reshapes the row and fails on a fresh instance
+            # (start_date still null); the same request through its client does not.
+            response = sdk.client.get(f"/instances/{number}/", query_args={"owner": "me"})
+            response.raise_for_status()
+            return response.json()
+
+        try:
+            data = self._call("show instance", fetch)
+        except NotFound:
+            return None
+        if not isinstance(data, Mapping):
+            raise malformed(PLATFORM, "show instance: not an object")
+        row = data.get("instances")
+        if isinstance(row, list):
+            row = row[0] if row else None
+        if row is None:
+            return None
+        instance = instance_from_vast(row)
+        if instance is None:
+            raise malformed(PLATFORM, "show instance: unreadable instance")
+        return instance
+
+    def create_instance(self, offer: Offer, spec: LaunchSpec) -> Instance:
+        """Rent ``offer`` (after the price cap check) and return the new instance."""
+        price = check_price_cap(offer, spec, self.settings.max_price_per_hour)
+        ask = _ask_id(offer)
+        env = _launch_env(spec)
+        bid: float | None = None
+        if offer.interruptible:
+            bid = spec.bid_price or offer.min_bid or offer.price_per_hour
+        sdk = self._client()
+        try:
+            answer = self._call(
+                "create instance",
+                lambda: sdk.create_instance(
+                    id=ask,
+                    image=spec.image,
+                    disk=float(spec.disk_gb),
+                    env=env,
+                    price=bid,
+                    label=spec.label,
+                    onstart_cmd=spec.onstart,
+                    ssh=True,
+                    direct=True,
+                ),
+            )
+        except PlatformError as error:
+            if isinstance(error, NotFound) or _looks_gone(error.message):
+                raise CapacityError(
+                    f"offer {offer.offer_id} ({offer.label}) is no longer available: "
+                    "refresh the offers and pick another",
+                    platform=PLATFORM,
+                    status=error.status,
+                ) from None
+            raise
+        if isinstance(answer, Mapping) and answer.get("success") is False:
+            words = str(answer.get("msg") or answer.get("error") or "refused")
+            if _looks_gone(words):
+                raise CapacityError(
+                    f"offer {offer.offer_id} is no longer available ({self._scrub(words)})",
+                    platform=PLATFORM,
+                )
+            raise PlatformError(f"create refused: {self._scrub(words)}", platform=PLATFORM)
+        new_id = _vast_id(answer.get("new_contract")) if isinstance(answer, Mapping) else None
+        if new_id is None:
+            raise malformed(PLATFORM, "create instance: no new_contract")
+        instance = self.get_instance(new_id)
+        if instance is not None:
+            return instance
+        return Instance(
+            platform=PLATFORM,
+            instance_id=new_id,
+            label=spec.label,
+            gpu=offer.gpu,
+            gpu_raw=offer.gpu_raw,
+            gpu_count=offer.gpu_count,
+            state=InstanceState.PROVISIONING,
+            price_per_hour=price,
+            image=spec.image,
+            interruptible=offer.interruptible,
+            location=offer.location,
+        )
+
+    def destroy_instance(self, instance_id: str) -> None:
+        """Ask Vast to destroy the instance (immediate and irreversible)."""
+        number = _instance_number(instance_id)
+        sdk = self._client()
+        answer = self._call("destroy instance", lambda: sdk.destroy_instance(id=number))
+        self._check_success("destroy", answer)
+
+    def stop_instance(self, instance_id: str) -> None:
+        """Stop the instance; its disk stays and keeps billing."""
+        number = _instance_number(instance_id)
+        sdk = self._client()
+        answer = self._call("stop instance", lambda: sdk.stop_instance(id=number))
+        self._check_success("stop", answer)
+
+    def start_instance(self, instance_id: str) -> None:
+        """Start a stopped instance again (it may wait for its GPUs to be free)."""
+        number = _instance_number(instance_id)
+        sdk = self._client()
+        answer = self._call("start instance", lambda: sdk.start_instance(id=number))
+        self._check_success("start", answer)
+
+    # ------------------------------------------------------------------ account
+
+    def account(self) -> Account:
+        """Credit left, and the burn rate summed over the account's instances."""
+        sdk = self._client()
+        user = self._call("show user", sdk.show_user)
+        if not isinstance(user, Mapping):
+            raise malformed(PLATFORM, "show user: not an object")
+        balance = _num(user.get("credit"))
+        if balance is None:
+            balance = _num(user.get("balance"))
+        spend = 0.0
+        for instance in self.list_instances():
+            if instance.state.is_billing_compute:
+                spend += instance.price_per_hour
+            elif not instance.state.is_gone:
+                spend += instance.storage_price_per_hour
+        email = user.get("email")
+        return Account(
+            platform=PLATFORM,
+            balance=balance,
+            spend_per_hour=round(spend, 6),
+            email=email if isinstance(email, str) else None,
+        )
+
+    def ensure_ssh_key(self, public_key: str) -> None:
+        """Add ``public_key`` to the account's SSH keys unless it is already there."""
+        wanted = parse_public_key(public_key)
+        sdk = self._client()
+        answer = self._call("show ssh keys", sdk.show_ssh_keys)
+        for existing in _key_texts(answer):
+            if key_identity(existing) == wanted:
+                return
+        created = self._call("add ssh key", lambda: sdk.create_ssh_key(ssh_key=public_key.strip()))
+        self._check_success("add ssh key", created)
+
+
+def _key_texts(answer: Any) -> list[str]:
+    """Every key text in a ``show_ssh_keys`` answer (list of dicts/strings, or wrapped)."""
+    items: Any = answer
+    if isinstance(answer, Mapping):
+        for field in ("ssh_keys", "keys", "results"):
+            if isinstance(answer.get(field), list):
+                items = answer[field]
+                break
+        else:
+            items = [answer]
+    if not isinstance(items, list):
+        return []
+    texts = []
+    for item in items:
+        if isinstance(item, str):
+            texts.append(item)
+        elif isinstance(item, Mapping):
+            for field in ("public_key", "ssh_key", "key"):
+                value = item.get(field)
+                if isinstance(value, str):
+                    texts.append(value)
+                    break
+    return texts
+
+
+def _search(sdk: Any, body: dict[str, Any], interruptible: bool, limit: int, disk_gb: float) -> Any:
+    return sdk.search_offers(
+        query=body,
+        type="bid" if interruptible else "on-demand",
+        order="min_bid" if interruptible else "dph_total",
+        limit=limit,
+        storage=disk_gb,
+    )
+
+
+def _looks_gone(words: str) -> bool:
+    lowered = words.lower()
+    return any(word in lowered for word in _GONE_WORDS)
+
+
+def _parse_query(text: str) -> dict[str, Any]:
+    """The SDK's own parser for the query string, with its stderr warnings kept quiet."""
+    from vastai.api.query import offers_alias, offers_fields, offers_mult, parse_query
+
+    with quiet_output() as printed:
+        parsed = parse_query(text, {}, offers_fields, offers_alias, offers_mult) if text else {}
+    if printed.getvalue():
+        log.debug("vast query warnings: %s", printed.getvalue().strip())
+    return dict(parsed or {})
+
+
+def _quiet_sdk_logger() -> None:
+    """The SDK gives its logger a stderr handler; send its records to ours instead."""
+    sdk_log = logging.getLogger("vastai")
+    for handler in list(sdk_log.handlers):
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        ):
+            sdk_log.removeHandler(handler)
+    if not sdk_log.handlers:
+        sdk_log.addHandler(logging.NullHandler())
+    sdk_log.propagate = True

@@ -1,0 +1,255 @@
+"""Instances across platforms: create until reachable, destroy until verified gone, live cost.
+
+``create`` returns only when the instance accepts SSH connections (a RUNNING
+flag alone is not enough), and ``destroy`` returns only when the platform no
+longer lists the instance: an unverifiable destroy is an error, never a success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+from vp_tui.core.models import (
+    Instance,
+    InstanceState,
+    LaunchSpec,
+    Offer,
+    PlatformName,
+    PlatformStatus,
+    utcnow,
+)
+from vp_tui.platforms.base import NotFound, Platform, PlatformError
+from vp_tui.remote.probe import ssh_banner
+
+Progress = Callable[[Instance, str], None]
+"""Called with the instance as last seen and a line saying what is happening."""
+Probe = Callable[[Instance], bool]
+"""True when the instance is reachable for work."""
+
+
+class LaunchTimeout(PlatformError):
+    """The instance did not become reachable in time (it may still be billing)."""
+
+
+class DestroyUnverified(PlatformError):
+    """The platform did not confirm that the instance is gone."""
+
+
+def ssh_reachable(instance: Instance) -> bool:
+    """The default readiness check: the instance's SSH server greets us."""
+    endpoint = instance.ssh or instance.ssh_proxy
+    return endpoint is not None and ssh_banner(endpoint)
+
+
+@dataclass
+class FleetResult:
+    """Every instance found, and how each platform answered."""
+
+    instances: list[Instance]
+    statuses: dict[PlatformName, PlatformStatus]
+
+
+def burn_rate(instances: Sequence[Instance]) -> float:
+    """$/h of everything that bills now: compute while up, storage while stopped."""
+    total = 0.0
+    for instance in instances:
+        if instance.state.is_billing_compute:
+            total += instance.price_per_hour
+        elif instance.state is InstanceState.STOPPED:
+            total += instance.storage_price_per_hour
+    return total
+
+
+def spent(instances: Sequence[Instance], now: datetime | None = None) -> float:
+    """Dollars spent so far on the given instances (estimate from uptime)."""
+    now = now or utcnow()
+    return sum(instance.spent_at(now) for instance in instances)
+
+
+class Fleet:
+    """The user's instances on every platform."""
+
+    def __init__(
+        self,
+        platforms: Mapping[PlatformName, Platform],
+        *,
+        probe: Probe = ssh_reachable,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.platforms = dict(platforms)
+        self.probe = probe
+        self._sleep = sleep
+        self._monotonic = monotonic
+
+    def platform(self, name: PlatformName) -> Platform:
+        """The adapter for ``name``; a clear error when it is not configured."""
+        try:
+            return self.platforms[name]
+        except KeyError:
+            raise PlatformError(
+                f"{name} is not configured: set an API key with `vp config-set --{name}-api-key -`"
+            ) from None
+
+    def list(self, platforms: Sequence[PlatformName] | None = None) -> FleetResult:
+        """Instances of every (or the chosen) platform, asked at the same time."""
+        names = [n for n in (platforms or list(self.platforms)) if n in self.platforms]
+        instances: list[Instance] = []
+        statuses: dict[PlatformName, PlatformStatus] = {}
+        if not names:
+            return FleetResult(instances, statuses)
+
+        def fetch(name: PlatformName) -> tuple[list[Instance], PlatformStatus]:
+            try:
+                found = self.platforms[name].list_instances()
+            except PlatformError as exc:
+                return [], PlatformStatus(platform=name, ok=False, error=str(exc))
+            except Exception as exc:
+                error = f"unexpected error: {type(exc).__name__}: {exc}"
+                return [], PlatformStatus(platform=name, ok=False, error=error)
+            return found, PlatformStatus(platform=name, ok=True)
+
+        with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="fleet") as pool:
+            for name, (found, status) in zip(names, pool.map(fetch, names), strict=True):
+                instances.extend(i for i in found if i.state is not InstanceState.TERMINATED)
+                statuses[name] = status
+        return FleetResult(instances, statuses)
+
+    def find(self, instance_id: str, platform: PlatformName | None = None) -> Instance:
+        """One instance by id, looked up on one or every platform."""
+        names = [platform] if platform else list(self.platforms)
+        errors = []
+        for name in names:
+            try:
+                found = self.platform(name).get_instance(instance_id)
+            except NotFound:
+                continue
+            except PlatformError as exc:
+                errors.append(str(exc))
+                continue
+            if found is not None and found.state is not InstanceState.TERMINATED:
+                return found
+        detail = f" ({'; '.join(errors)})" if errors else ""
+        raise NotFound(f"no instance {instance_id!r} found{detail}")
+
+    def create(
+        self,
+        offer: Offer,
+        spec: LaunchSpec,
+        *,
+        wait: bool = True,
+        timeout: float = 900.0,
+        poll_seconds: float = 3.0,
+        on_progress: Progress | None = None,
+    ) -> Instance:
+        """Rent ``offer``; with ``wait``, return once the instance accepts SSH connections."""
+        platform = self.platform(offer.platform)
+        instance = platform.create_instance(offer, spec)
+        if on_progress:
+            on_progress(instance, f"created {instance.instance_id} ({instance.state})")
+        if not wait:
+            return instance
+        return self.wait_ready(
+            instance, timeout=timeout, poll_seconds=poll_seconds, on_progress=on_progress
+        )
+
+    def wait_ready(
+        self,
+        instance: Instance,
+        *,
+        timeout: float = 900.0,
+        poll_seconds: float = 3.0,
+        on_progress: Progress | None = None,
+    ) -> Instance:
+        """Poll until ``instance`` is running and reachable; raises ``LaunchTimeout``."""
+        platform = self.platform(instance.platform)
+        deadline = self._monotonic() + timeout
+        last_state: InstanceState | None = None
+        current = instance
+        while True:
+            try:
+                found = platform.get_instance(instance.instance_id)
+            except PlatformError as exc:
+                if not exc.retryable:
+                    raise
+                found = None
+                if on_progress:
+                    on_progress(current, f"still waiting: {exc}")
+            if found is not None:
+                current = found
+                if current.state is InstanceState.TERMINATED:
+                    raise PlatformError(
+                        f"instance {instance.instance_id} was terminated while starting",
+                        platform=instance.platform,
+                    )
+                if current.state is InstanceState.ERROR:
+                    raise PlatformError(
+                        f"instance {instance.instance_id} failed to start: "
+                        f"{current.status_message or 'no reason given'}",
+                        platform=instance.platform,
+                    )
+                if current.state != last_state and on_progress:
+                    on_progress(current, str(current.state))
+                last_state = current.state
+                if current.state is InstanceState.RUNNING and self.probe(current):
+                    if on_progress:
+                        on_progress(current, "reachable over SSH")
+                    return current
+            if self._monotonic() >= deadline:
+                raise LaunchTimeout(
+                    f"instance {instance.instance_id} not reachable after {timeout:.0f}s "
+                    f"(last state: {current.state}); it may still be billing: "
+                    f"destroy it with `vp destroy-instance {instance.instance_id}`",
+                    platform=instance.platform,
+                )
+            self._sleep(poll_seconds)
+
+    def destroy(
+        self,
+        instance_id: str,
+        platform: PlatformName,
+        *,
+        timeout: float = 120.0,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        """Destroy and re-list until gone; raises ``DestroyUnverified`` if it stays."""
+        adapter = self.platform(platform)
+        with contextlib.suppress(NotFound):  # verified below: gone is gone
+            adapter.destroy_instance(instance_id)
+        deadline = self._monotonic() + timeout
+        last: Instance | None = None
+        while True:
+            try:
+                listed = {i.instance_id: i for i in adapter.list_instances()}
+            except PlatformError as exc:
+                if self._monotonic() >= deadline:
+                    raise DestroyUnverified(
+                        f"destroy of {instance_id} requested, but it could not be verified: {exc}; "
+                        "check the provider's console, it may still be billing",
+                        platform=platform,
+                    ) from exc
+            else:
+                last = listed.get(instance_id)
+                if last is None or last.state is InstanceState.TERMINATED:
+                    return
+                if self._monotonic() >= deadline:
+                    raise DestroyUnverified(
+                        f"destroy of {instance_id} was accepted, but after {timeout:.0f}s it is "
+                        f"still listed as {last.state}; it may still be billing: try again or "
+                        "check the provider's console",
+                        platform=platform,
+                    )
+            self._sleep(poll_seconds)
+
+    def stop(self, instance_id: str, platform: PlatformName) -> None:
+        """Stop an instance (disk kept, storage still billed)."""
+        self.platform(platform).stop_instance(instance_id)
+
+    def start(self, instance_id: str, platform: PlatformName) -> None:
+        """Start a stopped instance."""
+        self.platform(platform).start_instance(instance_id)

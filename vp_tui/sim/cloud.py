@@ -1,0 +1,848 @@
+"""The demo cloud's state: instances of both platforms, account SSH keys and balances.
+
+Lifecycles are derived from timestamps and the injected clock rather than
+advanced by a ticker: an instance created (or started) at ``t`` is booting
+until ``t + boot_seconds`` and running after that, so a frozen clock freezes
+the cloud and two processes agree on every state.
+
+The state lives in ``state_dir/state.json`` (written atomically) guarded by an
+``fcntl`` lock on ``state_dir/state.lock``; each operation re-reads the file
+when another process changed it, so a ``vp`` process and a ``vp-tui`` process
+share one demo cloud.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import random
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from vp_tui.sim.market import STORAGE_HOURS_PER_MONTH, Market, unit_hash
+
+try:  # POSIX only; elsewhere the demo cloud is shared between threads, not processes
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+STATE_VERSION = 1
+STARTING_CREDIT = 25.0
+"""Dollars of credit each demo account starts with."""
+RUNPOD_VOLUME_STOPPED_PER_GB_MONTH = 0.20
+"""RunPod bills a stopped pod's volume at $0.20 per GB-month."""
+KEEP_DESTROYED = 200
+"""How many destroyed instances the state keeps for history and logs."""
+
+NO_INSTANCES_AVAILABLE = (
+    "There are no longer any instances available with the requested specifications. "
+    "Please refresh and try again."
+)
+
+EndpointProvider = Callable[["SimInstance"], "tuple[str, int] | None"]
+
+
+class SimError(Exception):
+    """A refusal by the demo cloud, with a provider-style code and an HTTP-ish status."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class SimInstance:
+    """One rented machine of either platform, as the demo cloud keeps it."""
+
+    platform: str
+    """``vast`` or ``runpod``."""
+    id: str
+    label: str
+    gpu_name: str
+    """The provider's spelling: ``RTX 4090`` on Vast, the display name on RunPod."""
+    num_gpus: int
+    price_per_hour: float
+    """What it bills while running ($/h, whole machine)."""
+    created_at: float
+    image: str
+    env: dict[str, str] = field(default_factory=dict)
+    disk: float = 10.0
+    """GB of disk (Vast) / container disk + volume (RunPod)."""
+    is_bid: bool = False
+    bid_price: float | None = None
+    """The bid: $/h per machine on Vast, per GPU on RunPod."""
+    storage_per_hour: float = 0.0
+    """What it bills while stopped ($/h)."""
+    intended_running: bool = True
+    started_at: float = 0.0
+    """When the last create/start began: the boot timer runs from here."""
+    stopped_at: float | None = None
+    destroyed: bool = False
+    destroyed_at: float | None = None
+    boot_count: int = 1
+    onstart: str | None = None
+    spent: float = 0.0
+    """Dollars billed up to ``settled_at``."""
+    settled_at: float = 0.0
+    offer_id: int | None = None
+    """Vast: the offer (ask) it was rented from."""
+    offer: dict[str, Any] = field(default_factory=dict)
+    """Vast: the offer as it was when rented (machine facts for instance rows)."""
+    gpu_type_id: str | None = None
+    """RunPod: the GPU type id, e.g. ``NVIDIA GeForce RTX 4090``."""
+    cloud_type: str | None = None
+    """RunPod: ``SECURE`` or ``COMMUNITY``."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Provider details that only the emulators read (ports, volume sizes, machine ids...)."""
+    ssh_keys: list[str] = field(default_factory=list)
+    """Keys attached to this instance only (Vast ``attach ssh``)."""
+    events: list[tuple[float, str]] = field(default_factory=list)
+    """Life events for the instance log: (time, text)."""
+    ssh_host: str | None = None
+    """Where its demo SSH server listens, when known (not persisted)."""
+    ssh_port: int | None = None
+
+    def phase(self, now: float, boot_seconds: float) -> str:
+        """``starting``, ``running``, ``stopped`` or ``destroyed`` at ``now`` (no SSH check)."""
+        if self.destroyed:
+            return "destroyed"
+        if not self.intended_running:
+            return "stopped"
+        if now - self.started_at < boot_seconds:
+            return "starting"
+        return "running"
+
+    def rate(self) -> float:
+        """What it bills per hour in its current state."""
+        if self.destroyed:
+            return 0.0
+        return self.price_per_hour if self.intended_running else self.storage_per_hour
+
+    def spent_at(self, now: float) -> float:
+        """Dollars billed from creation up to ``now``."""
+        return self.spent + self.rate() * max(0.0, now - self.settled_at) / 3600.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The persisted form (without the per-process SSH endpoint)."""
+        data = asdict(self)
+        data.pop("ssh_host")
+        data.pop("ssh_port")
+        data["events"] = [list(e) for e in self.events]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SimInstance:
+        """Rebuild an instance from :meth:`to_json` output (unknown keys ignored)."""
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["events"] = [(float(t), str(text)) for t, text in data.get("events", [])]
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What an emulator reports about an instance at one moment."""
+
+    phase: str
+    """``starting``, ``running``, ``stopped`` or ``destroyed``; ``starting`` also while the
+    instance is booted but its SSH endpoint does not exist yet."""
+    endpoint: tuple[str, int] | None
+    first_boot: bool
+    """Whether it is still in its very first boot (Vast reports no status at all early on)."""
+    boot_fraction: float
+    """How far through booting it is, 0..1 (1 once running)."""
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """One demo account's money at a moment."""
+
+    credit: float
+    """What the account started with."""
+    spent: float
+    remaining: float
+    spend_per_hour: float
+
+
+def _empty_state(seed: int) -> dict[str, Any]:
+    return {
+        "version": STATE_VERSION,
+        "seed": seed,
+        "instances": [],
+        "ssh_keys": {"vast": [], "runpod": []},
+        "accounts": {
+            "vast": {"credit": STARTING_CREDIT, "spent_closed": 0.0},
+            "runpod": {"credit": STARTING_CREDIT, "spent_closed": 0.0},
+        },
+        "counters": {"vast": 0, "runpod": 0, "vast_key": 0},
+    }
+
+
+class SimCloud:
+    """The demo cloud's state: the market, both platforms' instances, keys and balances.
+
+    ``ssh_endpoint_provider`` (set by the demo SSH hosts) maps a booted instance to the
+    ``(host, port)`` its SSH server listens on, or None while that is not ready; it is
+    called each time an emulator reports a booted instance, outside the state lock, so it
+    may call back into the cloud. Without a provider a booted instance is reported as
+    running with no SSH endpoint. ``on_destroy`` hooks run after an instance is destroyed
+    (and for every live instance on :meth:`reset`), before its sandbox is removed.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        seed: int = 7,
+        boot_seconds: float = 4.0,
+        clock: Callable[[], float] = time.time,
+        market: Market | None = None,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.seed = seed
+        self.boot_seconds = boot_seconds
+        self.clock = clock
+        self.market = market or Market(seed)
+        self.ssh_endpoint_provider: EndpointProvider | None = None
+        self.on_destroy: list[Callable[[SimInstance], None]] = []
+        self._rlock = threading.RLock()
+        self._depth = 0
+        self._lock_fd: int | None = None
+        self._signature: tuple[int, int, int] | None = None
+        self._state: dict[str, Any] = _empty_state(seed)
+        self._instances: dict[tuple[str, str], SimInstance] = {}
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            pass
+
+    # -- persistence -------------------------------------------------------------
+
+    @property
+    def state_file(self) -> Path:
+        """``state_dir/state.json``."""
+        return self.state_dir / "state.json"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._rlock:
+            outermost = self._depth == 0
+            self._depth += 1
+            try:
+                if outermost:
+                    self._acquire_file_lock()
+                    self._reload_if_changed()
+                yield
+            finally:
+                self._depth -= 1
+                if outermost:
+                    self._release_file_lock()
+
+    def _acquire_file_lock(self) -> None:
+        if fcntl is None:
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.state_dir / "state.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._lock_fd = fd
+
+    def _release_file_lock(self) -> None:
+        if self._lock_fd is not None and fcntl is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+        self._lock_fd = None
+
+    def _stat_signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.state_file.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _reload_if_changed(self) -> None:
+        signature = self._stat_signature()
+        if signature == self._signature:
+            return
+        self._signature = signature
+        if signature is None:
+            self._state = _empty_state(self.seed)
+            self._instances = {}
+            return
+        try:
+            data = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            data = _empty_state(self.seed)
+        base = _empty_state(self.seed)
+        base.update({k: v for k, v in data.items() if k != "instances"})
+        self._state = base
+        self._instances = {}
+        for raw in data.get("instances", []):
+            inst = SimInstance.from_json(raw)
+            self._instances[(inst.platform, inst.id)] = inst
+
+    def _save(self) -> None:
+        destroyed = sorted(
+            (i for i in self._instances.values() if i.destroyed),
+            key=lambda i: i.destroyed_at or 0.0,
+        )
+        for old in destroyed[:-KEEP_DESTROYED] if len(destroyed) > KEEP_DESTROYED else []:
+            del self._instances[(old.platform, old.id)]
+        data = dict(self._state)
+        data["instances"] = [i.to_json() for i in self._instances.values()]
+        tmp = self.state_dir / f".state.json.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.state_file)
+        self._signature = self._stat_signature()
+
+    def reset(self) -> None:
+        """Wipe the demo state: instances (their destroy hooks run), keys, balances, sandboxes."""
+        with self._locked():
+            live = [copy.deepcopy(i) for i in self._instances.values() if not i.destroyed]
+            self.state_file.unlink(missing_ok=True)
+            self._state = _empty_state(self.seed)
+            self._instances = {}
+            self._signature = None
+        for inst in live:
+            self._run_destroy_hooks(inst)
+        shutil.rmtree(self.state_dir / "sandboxes", ignore_errors=True)
+
+    # -- reading -----------------------------------------------------------------
+
+    def now(self) -> float:
+        """The cloud's current time (the injected clock)."""
+        return float(self.clock())
+
+    def instances(
+        self, platform: str | None = None, *, include_destroyed: bool = False
+    ) -> list[SimInstance]:
+        """Copies of the instances (live ones unless asked otherwise), oldest first."""
+        with self._locked():
+            found = [
+                copy.deepcopy(i)
+                for i in self._instances.values()
+                if (platform is None or i.platform == platform)
+                and (include_destroyed or not i.destroyed)
+            ]
+        found.sort(key=lambda i: (i.created_at, i.id))
+        return found
+
+    def get(
+        self, platform: str, instance_id: str, *, include_destroyed: bool = False
+    ) -> SimInstance | None:
+        """A copy of one instance, or None when unknown (or destroyed)."""
+        with self._locked():
+            inst = self._instances.get((platform, str(instance_id)))
+            if inst is None or (inst.destroyed and not include_destroyed):
+                return None
+            return copy.deepcopy(inst)
+
+    def observe(self, inst: SimInstance, now: float | None = None) -> Observation:
+        """What the emulators should report about ``inst`` now; asks the SSH endpoint provider.
+
+        Call it on a copy from :meth:`instances`/:meth:`get`; it fills in the copy's
+        ``ssh_host``/``ssh_port``. It never holds the state lock while the provider runs.
+        """
+        now = self.now() if now is None else now
+        phase = inst.phase(now, self.boot_seconds)
+        first_boot = inst.boot_count <= 1
+        if phase != "running":
+            fraction = 0.0
+            if phase == "starting" and self.boot_seconds > 0:
+                fraction = min(1.0, max(0.0, (now - inst.started_at) / self.boot_seconds))
+            return Observation(phase, None, first_boot and phase == "starting", fraction)
+        provider = self.ssh_endpoint_provider
+        if provider is None:
+            return Observation("running", None, False, 1.0)
+        endpoint = provider(inst)
+        if endpoint is None:
+            return Observation("starting", None, False, 1.0)
+        inst.ssh_host, inst.ssh_port = endpoint[0], int(endpoint[1])
+        return Observation("running", (inst.ssh_host, inst.ssh_port), False, 1.0)
+
+    def gpu_util(self, inst: SimInstance, now: float | None = None) -> float:
+        """A plausible GPU utilisation (%) for a running instance, steady for 30 s at a time."""
+        now = self.now() if now is None else now
+        if inst.phase(now, self.boot_seconds) != "running":
+            return 0.0
+        return round(35.0 + 60.0 * unit_hash(self.seed, inst.id, int(now // 30)), 1)
+
+    def sandbox_dir(self, inst: SimInstance) -> Path:
+        """The local directory standing in for the instance's disk (``/workspace``)."""
+        return self.state_dir / "sandboxes" / f"{inst.platform}-{inst.id}"
+
+    def account(self, platform: str) -> AccountView:
+        """The platform's demo account: credit, spend so far, what remains, burn rate."""
+        now = self.now()
+        with self._locked():
+            acct = self._state["accounts"][platform]
+            live = [i for i in self._instances.values() if i.platform == platform]
+            spent = float(acct["spent_closed"]) + sum(
+                i.spent_at(now) for i in live if not i.destroyed
+            )
+            rate = sum((i.rate() for i in live if not i.destroyed), 0.0)
+            credit = float(acct["credit"])
+        return AccountView(
+            credit=credit,
+            spent=round(spent, 6),
+            remaining=round(credit - spent, 6),
+            spend_per_hour=round(rate, 6),
+        )
+
+    def instance_log(self, inst: SimInstance, now: float | None = None) -> list[str]:
+        """The container log of an instance: timestamped lines from its life so far."""
+        now = self.now() if now is None else now
+        lines: list[tuple[float, str]] = []
+        for at, text in inst.events:
+            if at > now:
+                continue
+            lines.append((at, text))
+            if text.startswith(("created", "started")):
+                done = at + self.boot_seconds
+                lines.append((at + 0.01, f"Pulling image {inst.image}"))
+                if done <= now and not self._stopped_between(inst, at, done):
+                    lines.append((at + self.boot_seconds * 0.6, "Status: Image is up to date"))
+                    lines.append((done, "Container started; sshd listening on port 22"))
+        lines.sort(key=lambda x: x[0])
+        return [f"{_iso(at)} {text}" for at, text in lines]
+
+    @staticmethod
+    def _stopped_between(inst: SimInstance, start: float, end: float) -> bool:
+        return any(start < at <= end and text.startswith("stopped") for at, text in inst.events)
+
+    # -- keys ----------------------------------------------------------------------
+
+    def ssh_keys(self, platform: str) -> list[dict[str, Any]]:
+        """The account's SSH keys: dicts with ``id``, ``key`` and ``created_at``."""
+        with self._locked():
+            return copy.deepcopy(self._state["ssh_keys"][platform])
+
+    def add_ssh_key(self, platform: str, key: str) -> dict[str, Any]:
+        """Register a public key with the account (an existing identical key is returned)."""
+        key = key.strip()
+        if not key:
+            raise SimError("invalid_args", "ssh_key is required", 400)
+        with self._locked():
+            keys = self._state["ssh_keys"][platform]
+            for entry in keys:
+                if entry["key"] == key:
+                    return dict(entry)
+            self._state["counters"]["vast_key"] += 1
+            entry = {
+                "id": 70_000 + self._state["counters"]["vast_key"],
+                "key": key,
+                "created_at": self.now(),
+            }
+            keys.append(entry)
+            self._save()
+            return dict(entry)
+
+    def update_ssh_key(self, platform: str, key_id: int, key: str) -> dict[str, Any]:
+        """Replace the text of one account key."""
+        with self._locked():
+            for entry in self._state["ssh_keys"][platform]:
+                if entry["id"] == key_id:
+                    entry["key"] = key.strip()
+                    self._save()
+                    return dict(entry)
+        raise SimError("no_such_key", f"SSH key {key_id} not found", 404)
+
+    def delete_ssh_key(self, platform: str, key_id: int) -> None:
+        """Remove one account key."""
+        with self._locked():
+            keys = self._state["ssh_keys"][platform]
+            kept = [k for k in keys if k["id"] != key_id]
+            if len(kept) == len(keys):
+                raise SimError("no_such_key", f"SSH key {key_id} not found", 404)
+            self._state["ssh_keys"][platform] = kept
+            self._save()
+
+    def set_ssh_keys(self, platform: str, keys: list[str]) -> None:
+        """Replace all of the account's keys (RunPod's ``updateUserSettings(pubKey)``)."""
+        with self._locked():
+            current = {k["key"]: k for k in self._state["ssh_keys"][platform]}
+            fresh: list[dict[str, Any]] = []
+            for key in (k.strip() for k in keys):
+                if not key or any(e["key"] == key for e in fresh):
+                    continue
+                if key in current:
+                    fresh.append(current[key])
+                    continue
+                self._state["counters"]["vast_key"] += 1
+                fresh.append(
+                    {
+                        "id": 70_000 + self._state["counters"]["vast_key"],
+                        "key": key,
+                        "created_at": self.now(),
+                    }
+                )
+            self._state["ssh_keys"][platform] = fresh
+            self._save()
+
+    def attach_ssh_key(self, platform: str, instance_id: str, key: str) -> SimInstance:
+        """Add a key to one instance only (Vast ``attach ssh``)."""
+        with self._locked():
+            inst = self._live(platform, instance_id)
+            key = key.strip()
+            if key and key not in inst.ssh_keys:
+                inst.ssh_keys.append(key)
+                self._save()
+            return copy.deepcopy(inst)
+
+    def detach_ssh_key(self, platform: str, instance_id: str, key_ref: str) -> SimInstance:
+        """Remove a key from one instance, by its text or by its account key id."""
+        with self._locked():
+            inst = self._live(platform, instance_id)
+            account = {str(k["id"]): k["key"] for k in self._state["ssh_keys"][platform]}
+            text = account.get(str(key_ref), key_ref)
+            inst.ssh_keys = [k for k in inst.ssh_keys if k != text]
+            self._save()
+            return copy.deepcopy(inst)
+
+    def authorized_keys(self, platform: str, inst: SimInstance | None = None) -> list[str]:
+        """Public keys registered through the emulated API: the account's, plus the ones
+        attached to ``inst`` when given."""
+        with self._locked():
+            keys = [k["key"] for k in self._state["ssh_keys"][platform]]
+            if inst is not None:
+                current = self._instances.get((inst.platform, inst.id))
+                for key in current.ssh_keys if current else inst.ssh_keys:
+                    if key not in keys:
+                        keys.append(key)
+        return keys
+
+    # -- creating ------------------------------------------------------------------
+
+    def _live(self, platform: str, instance_id: str) -> SimInstance:
+        inst = self._instances.get((platform, str(instance_id)))
+        if inst is None or inst.destroyed:
+            raise SimError("no_such_instance", f"Instance {instance_id} not found.", 404)
+        return inst
+
+    def _check_credit(self, platform: str, now: float) -> None:
+        acct = self._state["accounts"][platform]
+        spent = float(acct["spent_closed"]) + sum(
+            i.spent_at(now)
+            for i in self._instances.values()
+            if i.platform == platform and not i.destroyed
+        )
+        if float(acct["credit"]) - spent <= 0:
+            raise SimError(
+                "insufficient_credit",
+                "Your account has no credit left: add credit (or run `vp demo reset`).",
+                402,
+            )
+
+    def rented_offer_ids(self) -> set[int]:
+        """Vast offers taken by live demo instances (off the market until destroyed)."""
+        with self._locked():
+            return {
+                i.offer_id
+                for i in self._instances.values()
+                if i.platform == "vast" and not i.destroyed and i.offer_id is not None
+            }
+
+    def vast_offers(self, now: float | None = None) -> list[dict[str, Any]]:
+        """The Vast offers on the market now (shared dicts: copy before changing them)."""
+        now = self.now() if now is None else now
+        rented = self.rented_offer_ids()
+        return [o for o in self.market.vast.snapshot(now) if o["id"] not in rented]
+
+    def _add(self, inst: SimInstance) -> None:
+        self._instances[(inst.platform, inst.id)] = inst
+        self.sandbox_dir(inst).mkdir(parents=True, exist_ok=True)
+
+    def create_vast(
+        self,
+        offer_id: int,
+        *,
+        image: str | None,
+        disk: float = 10.0,
+        env: dict[str, str] | None = None,
+        label: str | None = None,
+        onstart: str | None = None,
+        bid_price: float | None = None,
+        runtype: str | None = None,
+    ) -> SimInstance:
+        """Rent a Vast offer; the offer leaves the market until the instance is destroyed."""
+        now = self.now()
+        if not image:
+            raise SimError("invalid_args", "image is required (or a template_hash_id).", 400)
+        with self._locked():
+            offer = self.market.vast.offer(int(offer_id), now)
+            rented = {
+                i.offer_id
+                for i in self._instances.values()
+                if i.platform == "vast" and not i.destroyed
+            }
+            if offer is None or int(offer_id) in rented:
+                raise SimError(
+                    "no_such_ask", f"Instance type by id {offer_id} is not available.", 404
+                )
+            self._check_credit("vast", now)
+            disk = float(disk or 10.0)
+            storage = offer["storage_cost"] * disk / STORAGE_HOURS_PER_MONTH
+            compute = float(offer["dph_base"])
+            if bid_price is not None:
+                if bid_price < offer["min_bid"]:
+                    raise SimError(
+                        "invalid_args",
+                        f"Bid price ${bid_price:.4f}/hr is below this machine's minimum bid "
+                        f"of ${offer['min_bid']:.4f}/hr.",
+                        400,
+                    )
+                compute = float(bid_price)
+            counter = self._state["counters"]["vast"] = self._state["counters"]["vast"] + 1
+            base = 21_000_000 + (self.seed % 997) * 1000
+            instance_id = str(base + counter * 17 + int(unit_hash(self.seed, "vi", counter) * 16))
+            inst = SimInstance(
+                platform="vast",
+                id=instance_id,
+                label=label or "",
+                gpu_name=offer["gpu_name"],
+                num_gpus=int(offer["num_gpus"]),
+                price_per_hour=round(compute + storage, 6),
+                created_at=now,
+                image=image,
+                env={str(k): str(v) for k, v in (env or {}).items()},
+                disk=disk,
+                is_bid=bid_price is not None,
+                bid_price=bid_price,
+                storage_per_hour=round(storage, 6),
+                started_at=now,
+                settled_at=now,
+                onstart=onstart,
+                offer_id=int(offer_id),
+                offer=dict(offer),
+                extra={"runtype": runtype or "ssh_proxy"},
+                events=[(now, f"created from offer {offer_id}")],
+            )
+            self._add(inst)
+            self._save()
+            return copy.deepcopy(inst)
+
+    def create_runpod(
+        self,
+        *,
+        gpu_type_id: str,
+        gpu_count: int = 1,
+        cloud_type: str = "ALL",
+        name: str = "",
+        image: str = "",
+        env: dict[str, str] | None = None,
+        ports: str | None = None,
+        volume_in_gb: float = 0.0,
+        container_disk_in_gb: float = 10.0,
+        volume_mount_path: str = "/runpod-volume",
+        docker_args: str = "",
+        start_ssh: bool = True,
+        support_public_ip: bool = True,
+        bid_per_gpu: float | None = None,
+    ) -> SimInstance:
+        """Deploy a RunPod pod (on demand, or interruptible when ``bid_per_gpu`` is given)."""
+        now = self.now()
+        runpod = self.market.runpod
+        spec = runpod.types.get(gpu_type_id)
+        if spec is None:
+            raise SimError("invalid_args", f'GPU type "{gpu_type_id}" does not exist.', 400)
+        if not image:
+            raise SimError("invalid_args", "imageName is required.", 400)
+        gpu_count = int(gpu_count or 1)
+        kind = (cloud_type or "ALL").upper()
+        clouds = {"SECURE": [True], "COMMUNITY": [False]}.get(kind, [False, True])
+        with self._locked():
+            self._check_credit("runpod", now)
+            chosen: tuple[bool, float] | None = None
+            for secure in clouds:
+                listed = spec.secure_price if secure else spec.community_price
+                if bid_per_gpu is not None:
+                    listed = spec.secure_spot if secure else spec.community_spot
+                if (
+                    listed is None
+                    or runpod.stock_status(gpu_type_id, gpu_count, secure, now) is None
+                ):
+                    continue
+                current = runpod.price(listed, gpu_type_id, now)
+                assert current is not None
+                chosen = (secure, current)
+                break
+            if chosen is None:
+                raise SimError("out_of_stock", NO_INSTANCES_AVAILABLE, 400)
+            secure, per_gpu = chosen
+            if bid_per_gpu is not None:
+                if bid_per_gpu < per_gpu:
+                    raise SimError(
+                        "invalid_args",
+                        f"Your bid of ${bid_per_gpu:.3f}/hr per GPU is below the current minimum "
+                        f"bid of ${per_gpu:.3f}/hr.",
+                        400,
+                    )
+                per_gpu = float(bid_per_gpu)
+            counter = self._state["counters"]["runpod"] = self._state["counters"]["runpod"] + 1
+            rng = random.Random(f"{self.seed}:pod:{counter}")
+            alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+            pod_id = "".join(rng.choice(alphabet) for _ in range(14))
+            machine_id = "".join(rng.choice(alphabet) for _ in range(12))
+            volume = float(volume_in_gb or 0.0)
+            container = float(container_disk_in_gb if container_disk_in_gb is not None else 10.0)
+            inst = SimInstance(
+                platform="runpod",
+                id=pod_id,
+                label=name or "",
+                gpu_name=spec.display_name,
+                num_gpus=gpu_count,
+                price_per_hour=round(per_gpu * gpu_count, 4),
+                created_at=now,
+                image=image,
+                env={str(k): str(v) for k, v in (env or {}).items()},
+                disk=container + volume,
+                is_bid=bid_per_gpu is not None,
+                bid_price=bid_per_gpu,
+                storage_per_hour=round(
+                    volume * RUNPOD_VOLUME_STOPPED_PER_GB_MONTH / STORAGE_HOURS_PER_MONTH, 6
+                ),
+                started_at=now,
+                settled_at=now,
+                gpu_type_id=gpu_type_id,
+                cloud_type="SECURE" if secure else "COMMUNITY",
+                extra={
+                    "ports": ports if ports is not None else "22/tcp",
+                    "volumeInGb": _whole(volume),
+                    "containerDiskInGb": _whole(container),
+                    "volumeMountPath": volume_mount_path or "/runpod-volume",
+                    "dockerArgs": docker_args or "",
+                    "vcpuCount": spec.vcpus_per_gpu * gpu_count,
+                    "memoryInGb": spec.ram_gb_per_gpu * gpu_count,
+                    "machineId": machine_id,
+                    "podHostId": f"{pod_id}-{64410000 + counter}",
+                    "startSsh": bool(start_ssh),
+                    "supportPublicIp": bool(support_public_ip),
+                    "lastStatusChange": f"Rented by User: {_js_date(now)}",
+                },
+                events=[(now, f"created on {spec.display_name} x{gpu_count}")],
+            )
+            self._add(inst)
+            self._save()
+            return copy.deepcopy(inst)
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    @staticmethod
+    def _settle(inst: SimInstance, now: float) -> None:
+        inst.spent = inst.spent_at(now)
+        inst.settled_at = max(now, inst.settled_at)
+
+    def stop(self, platform: str, instance_id: str) -> SimInstance:
+        """Stop an instance: it keeps its disk (billed as storage) and stays listed."""
+        now = self.now()
+        with self._locked():
+            inst = self._live(platform, instance_id)
+            if inst.intended_running:
+                self._settle(inst, now)
+                inst.intended_running = False
+                inst.stopped_at = now
+                inst.events.append((now, "stopped by user"))
+                inst.extra["lastStatusChange"] = f"Exited by user: {_js_date(now)}"
+                self._save()
+            return copy.deepcopy(inst)
+
+    def start(self, platform: str, instance_id: str) -> SimInstance:
+        """Start a stopped instance: it boots again."""
+        now = self.now()
+        with self._locked():
+            inst = self._live(platform, instance_id)
+            if not inst.intended_running:
+                self._check_credit(platform, now)
+                self._settle(inst, now)
+                inst.intended_running = True
+                inst.started_at = now
+                inst.boot_count += 1
+                inst.events.append((now, "started by user"))
+                inst.extra["lastStatusChange"] = f"Resumed by user: {_js_date(now)}"
+                self._save()
+            return copy.deepcopy(inst)
+
+    def reboot(self, platform: str, instance_id: str) -> SimInstance:
+        """Restart a running instance's container: it boots again."""
+        now = self.now()
+        with self._locked():
+            inst = self._live(platform, instance_id)
+            self._settle(inst, now)
+            inst.intended_running = True
+            inst.started_at = now
+            inst.boot_count += 1
+            inst.events.append((now, "started after reboot"))
+            self._save()
+            return copy.deepcopy(inst)
+
+    def set_label(self, platform: str, instance_id: str, label: str) -> SimInstance:
+        """Rename an instance."""
+        with self._locked():
+            inst = self._live(platform, instance_id)
+            inst.label = label
+            self._save()
+            return copy.deepcopy(inst)
+
+    def change_bid(self, platform: str, instance_id: str, price: float) -> SimInstance:
+        """Change an interruptible instance's bid (its hourly price follows)."""
+        now = self.now()
+        with self._locked():
+            inst = self._live(platform, instance_id)
+            if not inst.is_bid:
+                raise SimError("invalid_args", "Instance is not an interruptible (bid) instance.")
+            self._settle(inst, now)
+            inst.bid_price = float(price)
+            per_machine = price * inst.num_gpus if platform == "runpod" else price
+            storage = inst.storage_per_hour if platform == "vast" else 0.0
+            inst.price_per_hour = round(per_machine + storage, 6)
+            self._save()
+            return copy.deepcopy(inst)
+
+    def destroy(self, platform: str, instance_id: str) -> SimInstance:
+        """Destroy an instance for good: it leaves the listings, its offer returns to the
+        market, the ``on_destroy`` hooks run and its sandbox is removed."""
+        now = self.now()
+        with self._locked():
+            inst = self._live(platform, instance_id)
+            self._settle(inst, now)
+            inst.destroyed = True
+            inst.destroyed_at = now
+            inst.intended_running = False
+            inst.events.append((now, "destroyed by user"))
+            self._state["accounts"][platform]["spent_closed"] = (
+                float(self._state["accounts"][platform]["spent_closed"]) + inst.spent
+            )
+            self._save()
+            gone = copy.deepcopy(inst)
+        self._run_destroy_hooks(gone)
+        shutil.rmtree(self.sandbox_dir(gone), ignore_errors=True)
+        return gone
+
+    def _run_destroy_hooks(self, inst: SimInstance) -> None:
+        for hook in list(self.on_destroy):
+            with contextlib.suppress(Exception):
+                hook(inst)
+
+
+def _whole(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def _iso(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"
+
+
+def _js_date(at: float) -> str:
+    """A date the way RunPod's ``lastStatusChange`` spells it."""
+    return time.strftime(
+        "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", time.gmtime(at)
+    )

@@ -1,0 +1,261 @@
+"""The embedded demo cloud: its state plus the Vast.ai and RunPod emulators on 127.0.0.1.
+
+``DemoCloud().start()`` serves both APIs from daemon threads on free loopback
+ports; point ``vastai.VastAI(key, server_url=demo.vast_url)`` and
+``RUNPOD_API_BASE_URL=demo.runpod_url`` at them with the demo keys below.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import types
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+from vp_tui.locations import data_dir, ensure_private_dir
+from vp_tui.sim.cloud import SimCloud, SimInstance
+from vp_tui.sim.faults import FaultInjector, HttpRequest, HttpResponse, truncated
+from vp_tui.sim.runpod_api import RunPodAPI
+from vp_tui.sim.ssh_host import DemoSSHHosts
+from vp_tui.sim.vast_api import VastAPI
+
+VAST_DEMO_KEY = "demo-vast-0000000000000000000000000000"
+RUNPOD_DEMO_KEY = "demo-runpod-00000000000000000000000000"
+DEFAULT_BOOT_SECONDS = 4.0
+
+
+class EmulatedAPI(Protocol):
+    """What the HTTP server needs from an emulator."""
+
+    platform: str
+
+    def handle(self, req: HttpRequest) -> HttpResponse:
+        """Answer one request."""
+
+    def unauthorized(self) -> HttpResponse:
+        """The provider's 401."""
+
+    def rate_limited(self) -> HttpResponse:
+        """The provider's 429."""
+
+    def error_response(self, status: int) -> HttpResponse:
+        """The provider's answer with an error status."""
+
+
+def serve(api: EmulatedAPI, faults: FaultInjector, req: HttpRequest) -> HttpResponse:
+    """Answer a request through the fault rules: delay, fail, garble, or pass it on."""
+    if req.path.startswith("/demo/"):
+        return _safely(api, req)
+    decision = faults.roll(api.platform)
+    if decision.latency_ms:
+        time.sleep(decision.latency_ms / 1000.0)
+    req.nodestroy = decision.nodestroy
+    failure = decision.failure
+    if failure is None:
+        return _safely(api, req)
+    if failure.kind == "auth":
+        return api.unauthorized()
+    if failure.kind == "ratelimit":
+        return api.rate_limited()
+    if failure.kind == "error":
+        return api.error_response(failure.value)
+    return truncated(_safely(api, req))
+
+
+def _safely(api: EmulatedAPI, req: HttpRequest) -> HttpResponse:
+    try:
+        return api.handle(req)
+    except Exception:  # an emulator bug must look like a provider 500, not kill the thread
+        return api.error_response(500)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, api: EmulatedAPI, faults: FaultInjector) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.api = api
+        self.faults = faults
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that gave up (timeout, closed socket) is not an error worth printing."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    server_version = "vp-tui-demo/1"
+    sys_version = ""
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        parts = urlsplit(self.path)
+        req = HttpRequest(
+            method=self.command,
+            path=parts.path or "/",
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            base_url=self.server.base_url,
+        )
+        resp = serve(self.server.api, self.server.faults, req)
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(resp.body)))
+        for name, value in resp.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(resp.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Stay quiet: a full-screen UI may own the terminal (and URLs may carry keys)."""
+
+
+def _boot_seconds_from_env() -> float:
+    raw = os.environ.get("VP_SIM_BOOT_SECONDS")
+    if raw is None or not raw.strip():
+        return DEFAULT_BOOT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"VP_SIM_BOOT_SECONDS={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise ValueError(f"VP_SIM_BOOT_SECONDS={raw!r} must not be negative")
+    return value
+
+
+class DemoCloud:
+    """The whole demo cloud: state + both HTTP emulators.
+
+    ``state_dir`` defaults to ``<data dir>/demo``; ``boot_seconds`` to
+    ``$VP_SIM_BOOT_SECONDS`` else 4; ``faults`` to ``$VP_SIM_FAULTS``. The URLs are
+    empty until :meth:`start`.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        *,
+        seed: int = 7,
+        boot_seconds: float | None = None,
+        faults: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if state_dir is None:
+            state_dir = ensure_private_dir(data_dir() / "demo")
+        boot = _boot_seconds_from_env() if boot_seconds is None else float(boot_seconds)
+        spec = os.environ.get("VP_SIM_FAULTS") if faults is None else faults
+        self.faults = FaultInjector(spec, seed=seed)
+        self.cloud = SimCloud(Path(state_dir), seed=seed, boot_seconds=boot, clock=clock)
+        self.ssh_hosts = DemoSSHHosts(Path(state_dir))
+        self.cloud.ssh_endpoint_provider = self._serve_ssh
+        self.cloud.on_destroy.append(self._forget_ssh)
+        self.vast_api = VastAPI(self.cloud, VAST_DEMO_KEY)
+        self.runpod_api = RunPodAPI(self.cloud, RUNPOD_DEMO_KEY)
+        self.vast_url = ""
+        self.runpod_url = ""
+        self._servers: list[_Server] = []
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _host_key(inst: SimInstance) -> str:
+        return f"{inst.platform}-{inst.id}"
+
+    def _serve_ssh(self, inst: SimInstance) -> tuple[str, int] | None:
+        """A booted instance is reachable over real SSH on 127.0.0.1, served by this process."""
+        if not self._servers:
+            return None
+        cloud = self.cloud
+        platform, instance_id = inst.platform, inst.id
+
+        def keys() -> list[str]:
+            current = cloud.get(platform, instance_id)
+            return cloud.authorized_keys(platform, current) if current is not None else []
+
+        return self.ssh_hosts.ensure_host(self._host_key(inst), cloud.sandbox_dir(inst), keys)
+
+    def _forget_ssh(self, inst: SimInstance) -> None:
+        """A destroyed instance's SSH server and every process it ran go with it."""
+        self.ssh_hosts.remove_host(self._host_key(inst), forget_key=True)
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the demo state and sandboxes live."""
+        return self.cloud.state_dir
+
+    def start(self) -> DemoCloud:
+        """Serve both emulators on free 127.0.0.1 ports (a second call does nothing)."""
+        with self._lock:
+            if self._servers:
+                return self
+            for api in (self.vast_api, self.runpod_api):
+                server = _Server(api, self.faults)
+                thread = threading.Thread(
+                    target=server.serve_forever,
+                    kwargs={"poll_interval": 0.1},
+                    name=f"demo-{api.platform}-api",
+                    daemon=True,
+                )
+                thread.start()
+                self._servers.append(server)
+                self._threads.append(thread)
+            self.vast_url = self._servers[0].base_url
+            self.runpod_url = self._servers[1].base_url
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (the state stays on disk)."""
+        with self._lock:
+            servers, self._servers = self._servers, []
+            threads, self._threads = self._threads, []
+        self.ssh_hosts.stop()
+        stoppers = [threading.Thread(target=s.shutdown, daemon=True) for s in servers]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join(timeout=5)
+        for server in servers:
+            server.server_close()
+        for thread in threads:
+            thread.join(timeout=5)
+
+    def set_faults(self, spec: str | None) -> None:
+        """Replace the fault rules at runtime (None or "" clears them)."""
+        self.faults.set_spec(spec)
+
+    def reset(self) -> None:
+        """Wipe the demo state: instances, account keys, balances and sandboxes."""
+        self.cloud.reset()
+
+    def __enter__(self) -> DemoCloud:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        self.stop()
