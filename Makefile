@@ -37,10 +37,13 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
 
 screenshots: $(VENV)/.installed-test
-	$(BIN)/python -m vp_tui.tui.screenshots screenshots
+	TZ=UTC $(BIN)/python -m vp_tui.tui.screenshots screenshots
 
 bench: $(VENV)/.installed-test
-	for f in benchmarks/*.py; do $(BIN)/python $$f || exit 1; done
+	$(BIN)/python benchmarks/market.py
+	$(BIN)/python benchmarks/stream.py
+	$(BIN)/python benchmarks/sync.py
+	$(BIN)/python benchmarks/tui.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

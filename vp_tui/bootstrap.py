@@ -7,7 +7,9 @@ the emulators' loopback URLs with the demo keys.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
@@ -15,8 +17,11 @@ from pydantic import SecretStr
 from vp_tui.config import LoadedConfig, Settings, load_config
 from vp_tui.core.models import PlatformName
 from vp_tui.platforms.base import Platform
+from vp_tui.remote.keys import resolve_identity
 from vp_tui.services.fleet import Fleet
+from vp_tui.services.jobs import Jobs
 from vp_tui.services.market import Market
+from vp_tui.services.store import Store
 
 if TYPE_CHECKING:
     from vp_tui.sim.server import DemoCloud
@@ -32,8 +37,16 @@ class Context:
     platforms: dict[PlatformName, Platform] = field(default_factory=dict)
     market: Market = field(default_factory=lambda: Market({}))
     fleet: Fleet = field(default_factory=lambda: Fleet({}))
+    jobs: Jobs | None = None
     demo_cloud: DemoCloud | None = None
     owns_demo_cloud: bool = False
+
+    @property
+    def job_service(self) -> Jobs:
+        """The jobs service (always set by ``build_context``)."""
+        if self.jobs is None:
+            raise RuntimeError("context has no jobs service")
+        return self.jobs
 
     @property
     def default_platform(self) -> PlatformName | None:
@@ -45,6 +58,8 @@ class Context:
 
     def close(self) -> None:
         """Stop what this context started (the demo cloud)."""
+        if self.jobs is not None:
+            self.jobs.close()
         if self.demo_cloud is not None and self.owns_demo_cloud:
             self.demo_cloud.stop()
             self.demo_cloud = None
@@ -86,10 +101,12 @@ def build_context(
     loaded: LoadedConfig | None = None,
     *,
     demo_cloud: DemoCloud | None = None,
+    data_dir: Path | None = None,
 ) -> Context:
     """Load settings, choose real platforms or the demo cloud, and wire the services.
 
-    ``demo_cloud`` lets tests (and `vp demo serve`) share one running demo cloud.
+    ``demo_cloud`` lets tests (and `vp demo serve`) share one running demo cloud;
+    ``data_dir`` keeps the job store and logs somewhere else than the user's data dir.
     """
     loaded = loaded or load_config()
     settings = loaded.settings
@@ -103,12 +120,24 @@ def build_context(
             owns = True
         settings = demo_settings(settings, demo_cloud)
     platforms = make_platforms(settings)
+    ssh = settings.ssh
+
+    def public_key() -> str:
+        return resolve_identity(ssh).public_key()
+
+    fleet = Fleet(platforms, public_key=public_key)
     return Context(
         settings=settings,
         demo=use_demo,
         platforms=platforms,
         market=Market(platforms),
-        fleet=Fleet(platforms),
+        fleet=fleet,
+        jobs=Jobs(
+            settings,
+            fleet,
+            Store(data_dir / "vp-tui.sqlite3" if data_dir else None),
+            logs_dir=data_dir / "jobs" if data_dir else None,
+        ),
         demo_cloud=demo_cloud,
         owns_demo_cloud=owns,
     )
@@ -133,3 +162,24 @@ def reset_demo_cloud() -> None:
     from vp_tui.sim.server import DemoCloud
 
     DemoCloud().reset()
+
+
+def frozen_demo_context(
+    state_dir: Path,
+    *,
+    clock: Callable[[], float],
+    seed: int = 7,
+    faults: str = "",
+) -> Context:
+    """The engine on a private demo cloud that keeps the time ``clock`` says (epoch s).
+
+    Used for screenshots and snapshot tests: with a clock that stands still, the
+    market, instance lifecycles and balances are the same on every run.
+    Instances boot at once.
+    """
+    from vp_tui.sim.server import DemoCloud
+
+    cloud = DemoCloud(state_dir / "demo", seed=seed, boot_seconds=0.0, faults=faults, clock=clock)
+    context = build_context(demo_cloud=cloud.start(), data_dir=state_dir)
+    context.owns_demo_cloud = True
+    return context

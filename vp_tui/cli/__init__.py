@@ -7,10 +7,12 @@ import sys
 from collections.abc import Sequence
 
 from vp_tui import __version__
-from vp_tui.cli import config_cmd, demo_cmd, instances_cmd, market_cmd
+from vp_tui.cli import config_cmd, demo_cmd, instances_cmd, jobs_cmd, market_cmd
 from vp_tui.cli.output import CliError, error
 from vp_tui.config import ConfigError
 from vp_tui.platforms.base import PlatformError
+from vp_tui.remote.keys import RemoteError
+from vp_tui.services.jobs import JobError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd.add_parsers(sub)
     market_cmd.add_parsers(sub)
     instances_cmd.add_parsers(sub)
+    jobs_cmd.add_parsers(sub)
     demo_cmd.add_parsers(sub)
     return parser
 
@@ -46,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         error(str(exc))
         return 2
-    except PlatformError as exc:
+    except (PlatformError, RemoteError, JobError) as exc:
         error(str(exc))
         return 1
     except KeyboardInterrupt:

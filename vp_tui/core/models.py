@@ -6,13 +6,31 @@ timezone-aware UTC.
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from vp_tui.core.gpus import gpu_spec
+from vp_tui.core.states import InstanceState, JobState, Stock
+
+__all__ = [
+    "PLATFORMS",
+    "Account",
+    "Instance",
+    "InstanceState",
+    "Job",
+    "JobState",
+    "LaunchSpec",
+    "Offer",
+    "PlatformName",
+    "PlatformStatus",
+    "SSHEndpoint",
+    "Stock",
+    "TransferEndpoint",
+    "UTCDateTime",
+    "utcnow",
+]
 
 PlatformName = Literal["vast", "runpod"]
 """The platforms vp-tui rents from."""
@@ -37,62 +55,6 @@ UTCDateTime = Annotated[datetime, AfterValidator(_aware_utc)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class InstanceState(enum.StrEnum):
-    """Where an instance is in its life, the same words for every platform."""
-
-    PROVISIONING = "provisioning"
-    STARTING = "starting"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    TERMINATING = "terminating"
-    TERMINATED = "terminated"
-    ERROR = "error"
-    UNKNOWN = "unknown"
-
-    @property
-    def is_billing_compute(self) -> bool:
-        """Whether the GPU is (or is about to be) billed at the full rate."""
-        return self in {
-            InstanceState.PROVISIONING,
-            InstanceState.STARTING,
-            InstanceState.RUNNING,
-            InstanceState.STOPPING,
-        }
-
-    @property
-    def is_gone(self) -> bool:
-        """Whether the instance no longer exists at the provider."""
-        return self is InstanceState.TERMINATED
-
-
-class JobState(enum.StrEnum):
-    """Where a job run on an instance is."""
-
-    PENDING = "pending"
-    SYNCING = "syncing"
-    RUNNING = "running"
-    PULLING = "pulling"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELED = "canceled"
-    LOST = "lost"
-
-    @property
-    def is_final(self) -> bool:
-        """Whether the job has ended and will not change again."""
-        return self in {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED, JobState.LOST}
-
-
-class Stock(enum.StrEnum):
-    """How much of an offer is left, as the provider tells it."""
-
-    HIGH = "High"
-    MEDIUM = "Medium"
-    LOW = "Low"
-    NONE = "None"
 
 
 class SSHEndpoint(_Model):
@@ -300,3 +262,27 @@ class PlatformStatus(_Model):
     stale_since: UTCDateTime | None = None
     """When data shown for this platform was last fresh, if it is not now."""
     checked_at: UTCDateTime = Field(default_factory=utcnow)
+
+
+class TransferEndpoint(_Model):
+    """Where a provider's own transfer service takes an rsync for one instance.
+
+    Vast's ``copy`` answers this for local<->instance copies: an rsync daemon
+    reached over SSH as ``user@host::module/path`` (``rsync -e "ssh -p PORT"``),
+    with a module named after the instance.
+    """
+
+    host: str
+    port: int = Field(ge=1, le=65535)
+    user: str
+    """The SSH login of the transfer service (``vastai_kaalia`` on Vast)."""
+    module: str
+    """The rsync module: the instance id."""
+    path: str
+    """The instance path the transfer was asked for (absolute)."""
+
+    @property
+    def rsync_url(self) -> str:
+        """``user@host::module/path``, as the provider's own CLI hands it to rsync."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.user}@{host}::{self.module}/{self.path}"

@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import posixpath
 import re
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import requests
 
@@ -34,6 +35,7 @@ from vp_tui.core.models import (
     Offer,
     PlatformName,
     SSHEndpoint,
+    TransferEndpoint,
 )
 from vp_tui.platforms.base import (
     AuthError,
@@ -101,6 +103,10 @@ _DSL_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _DSL_WORDS = frozenset({"true", "false", "none", "null", "any"})
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _PORT = re.compile(r"^(\d{1,5})(?:/(tcp|udp))?$")
+COPY_USER = "vastai_kaalia"
+"""The SSH login of Vast's transfer service (what ``vastai copy`` hands to rsync)."""
+_COPY_LOCAL = "."
+"""The local side of a copy request: any local path without a colon (Vast never sees it)."""
 _GONE_WORDS = ("no longer available", "not available", "no_such_ask", "already rented", "unavail")
 
 
@@ -432,6 +438,15 @@ def _instance_number(instance_id: str) -> int:
     return int(text)
 
 
+def _copy_path(remote_path: str) -> str | None:
+    """An instance path as the copy endpoint takes it (absolute, normalised), or None."""
+    text = remote_path.strip()
+    if not text.startswith("/") or ":" in text or "\0" in text:
+        return None
+    path = posixpath.normpath(text)
+    return "/" + path.lstrip("/")  # normpath keeps a leading "//"
+
+
 def _launch_env(spec: LaunchSpec) -> dict[str, str]:
     """The env dict the SDK sends: variables plus ``-p PORT:PORT`` entries for extra ports."""
     env: dict[str, str] = {}
@@ -485,7 +500,10 @@ class VastPlatform:
         with self._lock:
             if self._sdk is None:
                 key = self._key()
-                from vastai import VastAI
+                # Import quietly: the SDK reads sys.stdout.encoding at import, which a
+                # full-screen UI's stdout capture does not have.
+                with quiet_output():
+                    from vastai import VastAI
 
                 _quiet_sdk_logger()
                 sdk = VastAI(
@@ -726,6 +744,51 @@ class VastPlatform:
         sdk = self._client()
         answer = self._call("start instance", lambda: sdk.start_instance(id=number))
         self._check_success("start", answer)
+
+    # ------------------------------------------------------------------ transfers
+
+    def transfer_endpoint(
+        self, instance_id: str, direction: Literal["push", "pull"], remote_path: str
+    ) -> TransferEndpoint | None:
+        """Vast's own rsync endpoint for copying between this machine and the instance.
+
+        Asks the copy endpoint exactly as ``vastai copy local_dir ID:PATH`` (push) or
+        ``vastai copy ID:PATH local_dir`` (pull) does; the answer is an rsync daemon
+        reached over SSH, ``vastai_kaalia@ADDR::ID/PATH`` with ``ssh -p PORT``.
+        Returns None when Vast does not offer one (refused, no address, or a
+        ``remote_path`` the copy endpoint cannot express: relative, or with a colon).
+        Raises the ``PlatformError`` family when the request fails (``NotFound`` for
+        an unknown instance).
+        """
+        number = _instance_number(instance_id)
+        path = _copy_path(remote_path)
+        if path is None:
+            return None
+        remote = f"{number}:{path}"
+        src, dst = (_COPY_LOCAL, remote) if direction == "push" else (remote, _COPY_LOCAL)
+        sdk = self._client()
+
+        def ask() -> Any:
+            from vastai.utils import VRLException
+
+            try:
+                return sdk.copy(src=src, dst=dst)
+            except VRLException:
+                return None  # the SDK refused the path before asking
+
+        answer = self._call("copy", ask)
+        if not isinstance(answer, Mapping):
+            return None
+        if answer.get("success") is False:
+            words = answer.get("msg") or answer.get("error") or "refused"
+            log.info("vast copy endpoint refused: %s", self._scrub(str(words)))
+            return None
+        side = "dst" if direction == "push" else "src"
+        host = _text(answer.get(f"{side}_addr"))
+        port = _int(answer.get(f"{side}_port"))
+        if host is None or port is None or not 1 <= port <= 65535:
+            return None
+        return TransferEndpoint(host=host, port=port, user=COPY_USER, module=str(number), path=path)
 
     # ------------------------------------------------------------------ account
 

@@ -71,6 +71,21 @@ def spent(instances: Sequence[Instance], now: datetime | None = None) -> float:
     return sum(instance.spent_at(now) for instance in instances)
 
 
+def spent_since(
+    instances: Sequence[Instance], since: datetime, now: datetime | None = None
+) -> float:
+    """Dollars the instances cost between ``since`` and ``now`` (e.g. today so far)."""
+    now = now or utcnow()
+    total = 0.0
+    for instance in instances:
+        uptime = instance.uptime_at(now)
+        if uptime is None or not instance.state.is_billing_compute:
+            continue
+        window = min(uptime, max(0.0, (now - since).total_seconds()))
+        total += instance.price_per_hour * window / 3600.0
+    return total
+
+
 class Fleet:
     """The user's instances on every platform."""
 
@@ -79,11 +94,14 @@ class Fleet:
         platforms: Mapping[PlatformName, Platform],
         *,
         probe: Probe = ssh_reachable,
+        public_key: Callable[[], str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.platforms = dict(platforms)
         self.probe = probe
+        self.public_key = public_key
+        """vp-tui's SSH public key, registered with a platform before each launch."""
         self._sleep = sleep
         self._monotonic = monotonic
 
@@ -149,6 +167,8 @@ class Fleet:
     ) -> Instance:
         """Rent ``offer``; with ``wait``, return once the instance accepts SSH connections."""
         platform = self.platform(offer.platform)
+        if self.public_key is not None:
+            platform.ensure_ssh_key(self.public_key())
         instance = platform.create_instance(offer, spec)
         if on_progress:
             on_progress(instance, f"created {instance.instance_id} ({instance.state})")

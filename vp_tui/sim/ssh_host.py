@@ -23,7 +23,12 @@ What a client sees on a demo host:
   sandbox, also the starting directory) and ``/root`` or ``~`` (the home
   directory); other paths do not exist;
 * a PTY request gives a real pseudo-terminal, so ``ssh -t host`` opens an
-  interactive shell.
+  interactive shell;
+* ``rsync --server --daemon`` (what ``rsync -e ssh SRC user@host::MODULE/PATH``
+  runs) serves Vast's copy endpoint: an rsync daemon with a module named after
+  the instance id (also ``C.<id>``) whose top is the sandbox; absolute paths
+  under ``/workspace`` in the request are mapped into it, as on a Vast host
+  where the module is the container's root. Any user name is accepted.
 
 Jobs started with ``setsid``/``nohup`` outlive their session, a dropped
 connection and even :meth:`DemoSSHHosts.stop`, like jobs on a real machine;
@@ -42,6 +47,7 @@ import logging
 import os
 import posixpath
 import re
+import shlex
 import shutil
 import signal
 import sys
@@ -49,14 +55,14 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncssh
 
-__all__ = ["DemoSSHHosts"]
+__all__ = ["DemoSSHHosts", "rewrite_daemon_arg", "rsync_daemon_modules"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +90,101 @@ _CTTY_SHIM = (
 def rewrite_workspace(command: str, sandbox_path: str) -> str:
     """Replace the path ``/workspace`` in a command line with the sandbox path."""
     return _WORKSPACE_RE.sub(lambda _m: sandbox_path, command)
+
+
+def rsync_daemon_modules(instance_key: str) -> list[str]:
+    """The rsync modules a demo host serves: the instance id (``vast-123`` -> ``123``) and
+    the ``C.<id>`` form ``vastai copy C.123:/path`` uses."""
+    _platform, _, instance_id = instance_key.partition("-")
+    name = instance_id or instance_key
+    return [name, f"C.{name}"]
+
+
+def rewrite_daemon_arg(arg: bytes, module: bytes) -> bytes:
+    """One path of an rsync daemon request with the instance's ``/workspace`` mapped to the
+    module's top (the sandbox); other paths are left as they are.
+
+    ``123//workspace/proj/`` becomes ``123/proj/``, ``123//workspace/`` becomes ``123/./``.
+    """
+    prefix, rest = b"", arg
+    if arg.startswith(module + b"/"):
+        prefix, rest = arg[: len(module) + 1], arg[len(module) + 1 :]
+    bare = rest.lstrip(b"/")
+    if bare != b"workspace" and not bare.startswith(b"workspace/"):
+        return arg
+    tail = bare[len(b"workspace") :]
+    inner = tail.lstrip(b"/")
+    if not inner:
+        inner = b"./" if tail else b"."
+    return prefix + inner
+
+
+def _rsync_daemon_command(command: str) -> list[str] | None:
+    """The words of ``rsync --server --daemon ...`` (None for any other command)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    if not words or posixpath.basename(words[0]) != "rsync":
+        return None
+    if "--server" not in words or "--daemon" not in words:
+        return None
+    return words
+
+
+def _rsync_daemon_config(instance_key: str, sandbox: str) -> str:
+    """rsyncd.conf for a demo host: one writable module per name, rooted at the sandbox."""
+    lines = [
+        f"# rsync daemon of demo instance {instance_key} (Vast's copy endpoint)",
+        "use chroot = no",
+        "munge symlinks = no",
+        "numeric ids = yes",
+        "reverse lookup = no",
+        "read only = no",
+        "list = no",
+        "log file = /dev/null",
+    ]
+    if os.getuid() == 0:  # a root daemon would switch to nobody; stay the sandbox's owner
+        lines += [f"uid = {os.getuid()}", f"gid = {os.getgid()}"]
+    for name in rsync_daemon_modules(instance_key):
+        lines += ["", f"[{name}]", f"    path = {sandbox}"]
+    return "\n".join(lines) + "\n"
+
+
+async def _relay_daemon_request(
+    reader: asyncssh.SSHReader[bytes], send: Callable[[bytes], Awaitable[None]], modules: list[str]
+) -> None:
+    """Pass the client's half of rsync's daemon handshake (greeting, module, arguments) on
+    to the daemon, piece by piece as the exchange needs it, with instance paths mapped
+    into the module; the caller passes on what follows as it is."""
+    greeting = await reader.readuntil(b"\n")
+    await send(greeting)
+    version = re.match(rb"@RSYNCD: (\d+)", greeting)
+    if version is None:
+        return
+    line = await reader.readuntil(b"\n")
+    if line.startswith(b"#early_input="):
+        size = int(line.partition(b"=")[2].strip() or b"0")
+        await send(line + await reader.readexactly(size))
+        line = await reader.readuntil(b"\n")
+    await send(line)
+    module = line.rstrip(b"\r\n")
+    if os.fsdecode(module) not in modules:
+        return  # the daemon answers with its own error
+    end = b"\0" if int(version.group(1)) >= 30 else b"\n"
+    args: list[bytes] = []
+    paths = False  # options come first; "." separates them from the paths
+    while True:
+        arg = (await reader.readuntil(end))[:-1]
+        if not arg:
+            args.append(end)
+            await send(b"".join(args))
+            return
+        if paths:
+            arg = rewrite_daemon_arg(arg, module)
+        elif arg == b".":
+            paths = True
+        args.append(arg + end)
 
 
 def _file_name(instance_key: str) -> str:
@@ -403,6 +504,8 @@ class DemoSSHHosts:
             pgids_file.unlink()
         with contextlib.suppress(FileNotFoundError):
             self._record_file(instance_key).unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self._daemon_config_file(instance_key).unlink()
         if forget_key:
             with contextlib.suppress(FileNotFoundError):
                 self._host_key_file(instance_key).unlink()
@@ -448,6 +551,20 @@ class DemoSSHHosts:
 
     def _pgids_file(self, instance_key: str) -> Path:
         return self._state_dir / "hosts" / f"{_file_name(instance_key)}.pgids"
+
+    def _daemon_config_file(self, instance_key: str) -> Path:
+        return self._state_dir / "hosts" / f"{_file_name(instance_key)}.rsyncd.conf"
+
+    def _write_daemon_config(self, host: _Host) -> Path:
+        """(Re)write the host's rsyncd.conf atomically; returns its path."""
+        path = self._daemon_config_file(host.key)
+        _private_dir(path.parent)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        _write_private(tmp, _rsync_daemon_config(host.key, host.command_sandbox).encode())
+        os.replace(tmp, path)
+        return path
 
     def _host_key(self, instance_key: str) -> asyncssh.SSHKey:
         """Load the instance's host key, creating it on first use (race-free across processes)."""
@@ -705,11 +822,20 @@ class DemoSSHHosts:
             return
         shell = _shell_path()
         command = process.command
+        env = self._environment(host, process)
+        daemon = _rsync_daemon_command(command) if command and not process.term_type else None
+        rsync = shutil.which("rsync", path=env["PATH"]) if daemon else None
+        if daemon and rsync:
+            config = self._write_daemon_config(host)
+            options = [word for word in daemon[1:] if not word.startswith("--config")]
+            await self._run_rsync_daemon(
+                host, process, [rsync, f"--config={config}", *options], env
+            )
+            return
         if command is None:
             argv = [shell, "-i"] if process.term_type else [shell]
         else:
             argv = [shell, "-c", rewrite_workspace(command, host.command_sandbox)]
-        env = self._environment(host, process)
         if process.term_type:
             await self._run_pty(host, process, argv, env)
         else:
@@ -745,6 +871,66 @@ class DemoSSHHosts:
             os.close(fd)
         await process.redirect(stdin=in_w, stdout=out_r, stderr=err_r, send_eof=False)
         await self._supervise(host, process, proc, [process.stdout, process.stderr])
+
+    async def _run_rsync_daemon(
+        self,
+        host: _Host,
+        process: asyncssh.SSHServerProcess[bytes],
+        argv: list[str],
+        env: dict[str, str],
+    ) -> None:
+        """rsync's daemon over SSH, with the request's instance paths mapped into the sandbox."""
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=out_w,
+                stderr=err_w,
+                cwd=host.sandbox,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            for fd in (out_r, out_w, err_r, err_w):
+                os.close(fd)
+            process.stderr.write(f"cannot start rsync: {exc}\n".encode())
+            process.exit(127)
+            return
+        os.close(out_w)
+        os.close(err_w)
+        assert proc.stdin is not None
+        await process.redirect(stdout=out_r, stderr=err_r, send_eof=False)
+        modules = rsync_daemon_modules(host.key)
+        feeder = asyncio.ensure_future(self._feed_daemon(process, proc.stdin, modules))
+        try:
+            await self._supervise(host, process, proc, [process.stdout, process.stderr])
+        finally:
+            feeder.cancel()
+            await asyncio.wait([feeder], timeout=5)
+
+    @staticmethod
+    async def _feed_daemon(
+        process: asyncssh.SSHServerProcess[bytes],
+        stdin: asyncio.StreamWriter,
+        modules: list[str],
+    ) -> None:
+        """Pass the client's bytes to the daemon, the handshake rewritten, until EOF."""
+
+        async def send(data: bytes) -> None:
+            stdin.write(data)
+            await stdin.drain()
+
+        try:
+            await _relay_daemon_request(process.stdin, send, modules)
+            while data := await process.stdin.read(65536):
+                await send(data)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, asyncssh.Error):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                stdin.close()
 
     async def _run_pty(
         self,

@@ -1,0 +1,828 @@
+"""Project files to and from an instance: rsync over SSH, with an SFTP fallback.
+
+``push`` sends the project directory to the instance's ``remote_dir``; ``pull``
+brings the instance's copy (or only named paths such as ``outputs/``) back.
+Both honour the same ignore rules (:mod:`vp_tui.remote.ignore`) whichever
+transport carries the files:
+
+* rsync (``-az --partial``) through the system ``ssh`` with vp-tui's key and
+  known_hosts, when rsync exists here and on the instance. A missing rsync on
+  the instance is installed non-interactively where the image allows
+  (apt-get, apk, dnf, microdnf, yum, zypper);
+* otherwise SFTP over the existing paramiko connection, comparing size and
+  modification time.
+
+On Vast a ``DaemonTarget`` (the platform's own transfer endpoint, from its
+copy API) is tried first: rsync to ``user@host::module/remote_dir`` through
+``ssh``, as ``vastai copy`` does, with the direct SSH rsync above as the
+fallback when that fails.
+
+A pull never deletes local files and never overwrites a local file that is
+newer than the instance's copy; a push deletes files on the instance only with
+``delete=True`` (and never files the rules exclude).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import re
+import shlex
+import shutil
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+import paramiko
+
+from vp_tui.config import DEFAULT_EXCLUDES, Settings
+from vp_tui.core.models import SSHEndpoint, TransferEndpoint
+from vp_tui.remote.ignore import IgnoreRules, load_rules
+from vp_tui.remote.keys import HostAlias, RemoteError, ssh_options
+from vp_tui.remote.ssh import Remote, remote_path_word
+
+Direction = Literal["push", "pull"]
+Method = Literal["rsync", "rsync-native", "sftp"]
+"""How files moved: rsync over SSH, rsync through the platform's transfer endpoint, SFTP."""
+
+
+class SyncError(RemoteError):
+    """A sync failed; the message carries the transport's own words."""
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """How far a sync has come."""
+
+    direction: Direction
+    files: int
+    """Files transferred so far."""
+    bytes: int
+    """Bytes of file data transferred so far."""
+    percent: int | None = None
+    """rsync's estimate of overall progress, when it gives one."""
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What a finished sync did."""
+
+    direction: Direction
+    method: Method
+    files: int
+    """Files transferred (created or updated)."""
+    bytes: int
+    """Bytes of file data transferred."""
+    deleted: int = 0
+    """Files or directories deleted on the instance (push with ``delete``)."""
+    missing: list[str] = field(default_factory=list)
+    """Named paths that do not exist on the instance (pull)."""
+    skipped: int = 0
+    """Entries the SFTP fallback cannot copy (symlinks, devices)."""
+    note: str | None = None
+    """Why SFTP was used instead of rsync, if it was."""
+    seconds: float = 0.0
+    native_fallback: str | None = None
+    """Why the platform's transfer endpoint (a ``DaemonTarget``) was given up for the
+    direct path, when one was given and failed."""
+
+
+@dataclass(frozen=True)
+class DaemonTarget:
+    """An rsync daemon reached over SSH: ``rsync -e "ssh -p PORT" SRC user@host::module/PATH``.
+
+    This is Vast's native transfer path (its copy API names the endpoint; the module is
+    the instance id). Its host key is checked against vp-tui's known_hosts under an
+    alias of its own (``vp-<platform>-<id>-copy``), trusted on first use.
+    """
+
+    host: str
+    port: int
+    user: str
+    module: str
+
+    def __post_init__(self) -> None:
+        if not self.host or any(ch.isspace() for ch in self.host):
+            raise ValueError(f"unusable transfer host {self.host!r}")
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"transfer port {self.port} is out of range")
+        if not self.user or any(ch.isspace() or ch in "@:" for ch in self.user):
+            raise ValueError(f"unusable transfer user {self.user!r}")
+        if not self.module or any(ch.isspace() or ch in "/:" for ch in self.module):
+            raise ValueError(f"unusable rsync module {self.module!r}")
+
+    @classmethod
+    def from_endpoint(cls, endpoint: TransferEndpoint) -> DaemonTarget:
+        """The target a platform's transfer endpoint names."""
+        return cls(endpoint.host, endpoint.port, endpoint.user, endpoint.module)
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.user}@{host}:{self.port}::{self.module}"
+
+
+ProgressCallback = Callable[[SyncProgress], None]
+
+RSYNC_INSTALL_SCRIPT = """\
+command -v rsync >/dev/null 2>&1 && exit 0
+if [ "$(id -u)" = 0 ]; then vp_sudo=
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then vp_sudo="sudo -n"
+else echo "vp: not root and no password-less sudo: cannot install rsync" >&2; exit 1; fi
+vp_apt() {
+  $vp_sudo env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=120 "$@"
+}
+if command -v apt-get >/dev/null 2>&1; then
+  vp_apt install --no-install-recommends rsync >/dev/null 2>&1 ||
+    { vp_apt update >/dev/null 2>&1; vp_apt install --no-install-recommends rsync; }
+elif command -v apk >/dev/null 2>&1; then $vp_sudo apk add --no-cache -q rsync
+elif command -v dnf >/dev/null 2>&1; then $vp_sudo dnf install -y -q rsync
+elif command -v microdnf >/dev/null 2>&1; then $vp_sudo microdnf install -y rsync
+elif command -v yum >/dev/null 2>&1; then $vp_sudo yum install -y -q rsync
+elif command -v zypper >/dev/null 2>&1; then $vp_sudo zypper --non-interactive install rsync
+else echo "vp: no known package manager to install rsync with" >&2; exit 1; fi
+command -v rsync >/dev/null 2>&1 || { echo "vp: rsync is still missing" >&2; exit 1; }
+"""
+"""Installs rsync on an instance without questions, where the image allows it."""
+
+_PROGRESS = re.compile(rb"^\s*(\d+)\s+(\d+)%.*?(?:xfr#(\d+))?")
+_STAT_FILES = re.compile(rb"Number of (?:regular )?files transferred:\s*(\d+)")
+_STAT_BYTES = re.compile(rb"Total transferred file size:\s*(\d+)")
+_STAT_DELETED = re.compile(rb"Number of deleted files:\s*(\d+)")
+
+
+_RSYNC_VERSION = re.compile(r"version\s+v?(\d+)\.(\d+)(?:\.(\d+))?")
+_local_versions: dict[str, tuple[int, int, int]] = {}
+
+
+def _local_rsync_version(rsync: str) -> tuple[int, int, int]:
+    """The version of a local rsync binary ((0, 0, 0) if it does not say)."""
+    if rsync not in _local_versions:
+        try:
+            text = subprocess.run(
+                [rsync, "--version"], capture_output=True, text=True, timeout=10
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            text = ""
+        found = _RSYNC_VERSION.search(text)
+        _local_versions[rsync] = (
+            (int(found.group(1)), int(found.group(2)), int(found.group(3) or 0))
+            if found
+            else (0, 0, 0)
+        )
+    return _local_versions[rsync]
+
+
+def _local_rsync_problem(rsync: str | None) -> str | None:
+    """Why the local rsync cannot be used (None when it can): missing, or older than 3.1
+    (macOS ships rsync 2.6.9 or openrsync, without ``--info=progress2``)."""
+    if not rsync or not (os.path.isfile(rsync) and os.access(rsync, os.X_OK)):
+        return "rsync is not installed on this machine"
+    version = _local_rsync_version(rsync)
+    if version < (3, 1, 0):
+        shown = ".".join(map(str, version[:2]))
+        return f"rsync on this machine is too old ({shown}); install rsync 3 for faster syncs"
+    return None
+
+
+def _shell_escape_path(path: str) -> str:
+    """A remote path as rsync before 3.2.4 needs it: the remote shell sees it verbatim."""
+    safe = "._/-+~@%,:="
+    return "".join(
+        "\\" + char if ord(char) < 128 and not (char.isalnum() or char in safe) else char
+        for char in path
+    )
+
+
+def _rsync_quote(word: str) -> str:
+    """One word for rsync's ``-e`` command line (rsync splits it itself)."""
+    if word and not re.search(r"[\s'\"\\]", word):
+        return word
+    return "'" + word.replace("'", "''") + "'"
+
+
+def _check_relative(path: str) -> str:
+    """A named path for pull: relative, inside the remote dir, ``/``-separated."""
+    clean = posixpath.normpath(path.replace(os.sep, "/")).strip("/")
+    if not clean or clean == "." or path.startswith("/") or clean.split("/")[0] == "..":
+        raise ValueError(f"{path!r}: give a path inside the remote directory, e.g. outputs/")
+    return clean
+
+
+def _sftp_root(remote_dir: str) -> str:
+    """The remote dir as an SFTP path: ``~/x`` becomes ``x`` (relative to the login dir)."""
+    if remote_dir in ("~", "~/"):
+        return "."
+    if remote_dir.startswith("~/"):
+        return remote_dir[2:].rstrip("/") or "."
+    return remote_dir.rstrip("/") or "/"
+
+
+class Syncer:
+    """Pushes a project to one instance and pulls results back."""
+
+    def __init__(
+        self,
+        remote: Remote,
+        project: Path,
+        *,
+        remote_dir: str = "/workspace",
+        excludes: Sequence[str] = tuple(DEFAULT_EXCLUDES),
+        method: Literal["auto", "rsync", "sftp"] = "auto",
+        local_rsync: str | None = None,
+        remote_rsync: str = "rsync",
+        install_rsync: bool = True,
+        daemon_target: DaemonTarget | None = None,
+    ) -> None:
+        """``local_rsync``: rsync binary here (default: found on PATH); ``remote_rsync``:
+        the command on the instance (e.g. ``sudo rsync``); ``install_rsync``: install it on
+        the instance when missing; ``method``: force one transport; ``daemon_target``: the
+        platform's transfer endpoint, tried first by rsync (Vast's native path)."""
+        self.remote = remote
+        self.project = Path(project)
+        self.remote_dir = remote_dir.rstrip("/") or "/"
+        self.excludes = list(excludes)
+        self.method = method
+        self.local_rsync = local_rsync if local_rsync is not None else shutil.which("rsync")
+        self.remote_rsync = remote_rsync
+        self.install_rsync = install_rsync
+        self.daemon_target = daemon_target
+        self._rsync_ready: tuple[bool, str | None] | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        remote: Remote,
+        project: Path,
+        settings: Settings,
+        *,
+        daemon_target: DaemonTarget | None = None,
+    ) -> Syncer:
+        """A Syncer using ``[sync]`` settings (remote dir and excludes)."""
+        return cls(
+            remote,
+            project,
+            remote_dir=settings.sync.remote_dir,
+            excludes=settings.sync.exclude,
+            daemon_target=daemon_target,
+        )
+
+    # ------------------------------------------------------------------ rules
+
+    def rules(self, direction: Direction = "push") -> IgnoreRules:
+        """The ignore rules for a direction.
+
+        Push honours the settings, ``.gitignore`` and ``.vpignore``; pull honours
+        the settings and ``.vpignore`` only, because ``.gitignore`` usually lists
+        exactly what a job produces (outputs, checkpoints) and is wanted back.
+        """
+        return load_rules(self.project, self.excludes, gitignore=direction == "push")
+
+    # -------------------------------------------------------------- transport
+
+    def _choose(self) -> tuple[Method, str | None]:
+        if self.method == "sftp":
+            return "sftp", None
+        problem = _local_rsync_problem(self.local_rsync)
+        if problem is not None:
+            if self.method == "rsync":
+                raise SyncError(problem)
+            return "sftp", problem
+        ready, reason = self._remote_rsync()
+        if ready:
+            return "rsync", None
+        if self.method == "rsync":
+            raise SyncError(reason or "rsync is not available on the instance")
+        return "sftp", reason
+
+    def _remote_rsync(self) -> tuple[bool, str | None]:
+        if self._rsync_ready is None:
+            check = f"command -v {shlex.quote(self.remote_rsync.split()[-1])} >/dev/null 2>&1"
+            if self.remote.run(check, timeout=30).rc == 0:
+                self._rsync_ready = (True, None)
+            elif self.install_rsync and self.remote_rsync == "rsync":
+                result = self.remote.run("sh -c " + shlex.quote(RSYNC_INSTALL_SCRIPT), timeout=600)
+                if result.rc == 0:
+                    self._rsync_ready = (True, None)
+                else:
+                    why = result.err.strip().splitlines()[-1:] or ["install failed"]
+                    self._rsync_ready = (
+                        False,
+                        f"rsync is not installed on the instance ({why[0].removeprefix('vp: ')})",
+                    )
+            else:
+                self._rsync_ready = (False, "rsync is not installed on the instance")
+        return self._rsync_ready
+
+    def _native_usable(self) -> bool:
+        """Whether to try the daemon target first: one is set, rsync may be used and works
+        here, and the remote dir is absolute (the daemon has no home directory)."""
+        return (
+            self.daemon_target is not None
+            and self.method != "sftp"
+            and _local_rsync_problem(self.local_rsync) is None
+            and self.remote_dir.startswith("/")
+        )
+
+    def _ensure_remote_dir(self) -> None:
+        self.remote.run(f"mkdir -p {remote_path_word(self.remote_dir)}", timeout=60, check=True)
+
+    # ------------------------------------------------------------- operations
+
+    def push(self, *, delete: bool = False, progress: ProgressCallback | None = None) -> SyncResult:
+        """Send the project to the instance's remote dir (deleting extra remote files
+        only with ``delete``)."""
+        if not self.project.is_dir():
+            raise SyncError(f"{self.project} is not a directory")
+        started = time.monotonic()
+        rules = self.rules("push")
+        fallback: str | None = None
+        if self._native_usable():
+            self._ensure_remote_dir()
+            try:
+                return _finish(
+                    self._rsync_push(rules, delete, progress, native=True), None, started
+                )
+            except SyncError as exc:
+                fallback = str(exc)
+        method, note = self._choose()
+        if fallback is None:
+            self._ensure_remote_dir()
+        if method == "rsync":
+            result = self._rsync_push(rules, delete, progress)
+        else:
+            result = _SftpPush(self, rules, delete, progress).run()
+        return _finish(result, note, started, fallback)
+
+    def pull(
+        self,
+        paths: Sequence[str] = (),
+        *,
+        dest: Path | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> SyncResult:
+        """Bring the instance's copy back into ``dest`` (default: the project), or only
+        ``paths`` (relative to the remote dir). Never deletes or overwrites newer
+        local files."""
+        started = time.monotonic()
+        dest = Path(dest) if dest is not None else self.project
+        wanted = [_check_relative(path) for path in paths]
+        rules = self.rules("pull")
+        native = self._native_usable()
+        method: Method
+        note: str | None
+        method, note = ("rsync-native", None) if native else self._choose()
+        present, missing = self._existing(wanted)
+        if wanted and not present:
+            return _finish(SyncResult("pull", method, 0, 0, missing=missing), note, started)
+        dest.mkdir(parents=True, exist_ok=True)
+        fallback: str | None = None
+        result: SyncResult | None = None
+        if native:
+            try:
+                result = self._rsync_pull(rules, present, dest, progress, native=True)
+            except SyncError as exc:
+                fallback = str(exc)
+                method, note = self._choose()
+        if result is None:
+            if method == "rsync":
+                result = self._rsync_pull(rules, present, dest, progress)
+            else:
+                result = _SftpPull(self, rules, present, dest, progress).run()
+        return _finish(
+            SyncResult(
+                "pull",
+                result.method,
+                result.files,
+                result.bytes,
+                skipped=result.skipped,
+                missing=missing,
+            ),
+            note,
+            started,
+            fallback,
+        )
+
+    def _existing(self, wanted: list[str]) -> tuple[list[str], list[str]]:
+        if not wanted:
+            return [], []
+        root = remote_path_word(self.remote_dir)
+        checks = "".join(
+            f"[ -e {root}/{shlex.quote(path)} ] || printf '%s\\n' {shlex.quote(path)}\n"
+            for path in wanted
+        )
+        missing_out = self.remote.run("sh -c " + shlex.quote(checks), timeout=60).out
+        missing = [line for line in missing_out.splitlines() if line]
+        return [path for path in wanted if path not in missing], missing
+
+    # ------------------------------------------------------------------ rsync
+
+    def _rsync_target(self, path: str) -> str:
+        host = self.remote.endpoint.host
+        if ":" in host:
+            host = f"[{host}]"
+        root = _sftp_root(self.remote_dir)
+        full = f"{root}/{path}" if path else f"{root}/"
+        assert self.local_rsync is not None
+        if _local_rsync_version(self.local_rsync) < (3, 2, 4):
+            full = _shell_escape_path(full)  # newer rsync protects remote args itself
+        return f"{host}:{full}"
+
+    def _daemon_url(self, path: str) -> str:
+        """``user@host::module//remote_dir/path``, the form ``vastai copy`` hands to rsync."""
+        target = self.daemon_target
+        assert target is not None and self.local_rsync is not None
+        host = f"[{target.host}]" if ":" in target.host else target.host
+        root = self.remote_dir.rstrip("/")
+        full = f"{root}/{path}" if path else f"{root}/"
+        if _local_rsync_version(self.local_rsync) < (3, 2, 4):
+            full = _shell_escape_path(full)
+        return f"{target.user}@{host}::{target.module}/{full}"
+
+    def daemon_alias(self) -> HostAlias:
+        """The known_hosts alias of the transfer endpoint: ``vp-<platform>-<id>-copy``."""
+        alias = self.remote.alias
+        return HostAlias(alias.platform, f"{alias.instance_id}-copy")
+
+    def _daemon_ssh_options(self) -> list[str]:
+        target = self.daemon_target
+        assert target is not None
+        return ssh_options(
+            SSHEndpoint(host=target.host, port=target.port, user=target.user),
+            self.daemon_alias(),
+            identity=self.remote.identity,
+            known_hosts=self.remote.known_hosts,
+            connect_timeout=self.remote.connect_timeout,
+        )
+
+    def _target(self, path: str, native: bool) -> str:
+        return self._daemon_url(path) if native else self._rsync_target(path)
+
+    def _rsync_base(self, filter_file: Path, native: bool = False) -> list[str]:
+        assert self.local_rsync is not None
+        options = self._daemon_ssh_options() if native else self.remote.ssh_options()
+        ssh = " ".join(_rsync_quote(word) for word in ["ssh", *options])
+        argv = [
+            self.local_rsync,
+            "-az",
+            "--partial",
+            "--no-owner",
+            "--no-group",
+            "--no-h",
+            "--info=progress2",
+            "--stats",
+            f"--filter=merge {filter_file}",
+            "-e",
+            ssh,
+        ]
+        if not native:  # the transfer service runs its own rsync
+            argv += ["--rsync-path", self.remote_rsync]
+        return argv
+
+    def _rsync_push(
+        self,
+        rules: IgnoreRules,
+        delete: bool,
+        progress: ProgressCallback | None,
+        native: bool = False,
+    ) -> SyncResult:
+        with _filter_file(rules.rsync_filter()) as filter_file:
+            argv = self._rsync_base(filter_file, native)
+            if delete:
+                argv.append("--delete")
+            argv += [f"{self.project}/", self._target("", native)]
+            return _run_rsync(argv, "push", progress, native)
+
+    def _rsync_pull(
+        self,
+        rules: IgnoreRules,
+        paths: list[str],
+        dest: Path,
+        progress: ProgressCallback | None,
+        native: bool = False,
+    ) -> SyncResult:
+        text = rules.rsync_filter()
+        if paths:
+            # Named paths come back even when a rule excludes them (their contents
+            # still follow the rules).
+            includes: list[str] = []
+            for path in paths:
+                parts = path.split("/")
+                for depth in range(1, len(parts)):
+                    includes.append("+ /" + "/".join(parts[:depth]) + "/")
+                includes.append("+ /" + path)
+            text = "".join(line + "\n" for line in dict.fromkeys(includes)) + text
+        with _filter_file(text) as filter_file:
+            argv = [*self._rsync_base(filter_file, native), "--update"]
+            if paths:
+                argv.append("--relative")
+                argv += [self._target("./" + path, native) for path in paths]
+            else:
+                argv.append(self._target("", native))
+            argv.append(f"{dest}/")
+            return _run_rsync(argv, "pull", progress, native)
+
+
+def _finish(
+    result: SyncResult, note: str | None, started: float, native_fallback: str | None = None
+) -> SyncResult:
+    return SyncResult(
+        result.direction,
+        result.method,
+        result.files,
+        result.bytes,
+        deleted=result.deleted,
+        missing=result.missing,
+        skipped=result.skipped,
+        note=note,
+        seconds=time.monotonic() - started,
+        native_fallback=native_fallback,
+    )
+
+
+@contextlib.contextmanager
+def _filter_file(text: str) -> Iterator[Path]:
+    fd, name = tempfile.mkstemp(prefix="vp-filter-", suffix=".rules")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def _run_rsync(
+    argv: list[str], direction: Direction, progress: ProgressCallback | None, native: bool = False
+) -> SyncResult:
+    env = dict(os.environ, LC_ALL="C")
+    if native:  # the paths go to the daemon as plain arguments, as `vastai copy` sends them
+        env.pop("RSYNC_PROTECT_ARGS", None)
+        env.pop("RSYNC_OLD_ARGS", None)
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert process.stdout is not None and process.stderr is not None
+    errors: list[bytes] = []
+    stderr_pipe = process.stderr
+    reader = threading.Thread(target=lambda: errors.append(stderr_pipe.read()), daemon=True)
+    reader.start()
+    tail = b""
+    stats = b""
+    files = transferred = 0
+    out = process.stdout.fileno()
+    while chunk := os.read(out, 65536):
+        stats = (stats + chunk)[-8192:]
+        records = re.split(rb"[\r\n]", tail + chunk)
+        tail = records.pop()
+        for record in records:
+            match = _PROGRESS.match(record)
+            if match:
+                transferred = int(match.group(1))
+                if match.group(3):
+                    files = int(match.group(3))
+                if progress is not None:
+                    progress(SyncProgress(direction, files, transferred, int(match.group(2))))
+    rc = process.wait()
+    process.stdout.close()
+    reader.join(timeout=10)
+    process.stderr.close()
+    stderr = b"".join(errors).decode("utf-8", errors="replace").strip()
+    if rc not in (0, 24):  # 24: files vanished while being read
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        detail = "\n".join(lines[-8:]) or f"rsync exited with code {rc}"
+        where = " through the transfer endpoint" if native else ""
+        raise SyncError(f"{direction} with rsync{where} failed (exit code {rc}): {detail}")
+    if match_files := _STAT_FILES.search(stats):
+        files = int(match_files.group(1))
+    if match_bytes := _STAT_BYTES.search(stats):
+        transferred = int(match_bytes.group(1))
+    deleted = int(m.group(1)) if (m := _STAT_DELETED.search(stats)) else 0
+    if progress is not None:
+        progress(SyncProgress(direction, files, transferred, 100))
+    method: Method = "rsync-native" if native else "rsync"
+    return SyncResult(direction, method, files, transferred, deleted=deleted)
+
+
+# -------------------------------------------------------------------- SFTP fallback
+
+
+class _SftpJob:
+    """Shared plumbing of the SFTP push and pull."""
+
+    direction: Direction
+
+    def __init__(
+        self, syncer: Syncer, rules: IgnoreRules, progress: ProgressCallback | None
+    ) -> None:
+        self.syncer = syncer
+        self.rules = rules
+        self.progress = progress
+        self.root = _sftp_root(syncer.remote_dir)
+        self.files = 0
+        self.bytes = 0
+        self.done_bytes = 0
+        self.skipped = 0
+        self.deleted = 0
+
+    def remote_path(self, rel: str) -> str:
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def report(self) -> None:
+        if self.progress is not None:
+            self.progress(SyncProgress(self.direction, self.files, self.bytes))
+
+    def on_bytes(self, transferred: int, _total: int) -> None:
+        self.bytes = self.done_bytes + transferred
+        self.report()
+
+    def result(self) -> SyncResult:
+        return SyncResult(
+            self.direction,
+            "sftp",
+            self.files,
+            self.bytes,
+            deleted=self.deleted,
+            skipped=self.skipped,
+        )
+
+
+def _same(size_a: int, mtime_a: float, size_b: int | None, mtime_b: float | None) -> bool:
+    return (
+        size_b is not None
+        and mtime_b is not None
+        and size_a == size_b
+        and int(mtime_a) == int(mtime_b)
+    )
+
+
+class _SftpPush(_SftpJob):
+    direction: Direction = "push"
+
+    def __init__(
+        self, syncer: Syncer, rules: IgnoreRules, delete: bool, progress: ProgressCallback | None
+    ) -> None:
+        super().__init__(syncer, rules, progress)
+        self.delete = delete
+
+    def run(self) -> SyncResult:
+        sftp = self.syncer.remote.sftp()
+        try:
+            listings: dict[str, dict[str, paramiko.SFTPAttributes]] = {"": self.listing(sftp, "")}
+            local_children: dict[str, set[str]] = {"": set()}
+            for rel, st in self.rules.walk(self.syncer.project):
+                parent, _, name = rel.rpartition("/")
+                local_children.setdefault(parent, set()).add(name)
+                there = listings.get(parent, {}).get(name)
+                if stat.S_ISDIR(st.st_mode):
+                    if there is not None and not stat.S_ISDIR(there.st_mode or 0):
+                        self.remove(sftp, rel, there)
+                        there = None
+                    if there is None:
+                        sftp.mkdir(self.remote_path(rel))
+                        listings[rel] = {}
+                    else:
+                        listings[rel] = self.listing(sftp, rel)
+                    local_children.setdefault(rel, set())
+                elif stat.S_ISREG(st.st_mode):
+                    if there is not None and stat.S_ISDIR(there.st_mode or 0):
+                        self.remove(sftp, rel, there)
+                        there = None
+                    if there is not None and _same(
+                        st.st_size, st.st_mtime, there.st_size, there.st_mtime
+                    ):
+                        continue
+                    self.upload(sftp, rel, st)
+                else:
+                    self.skipped += 1
+            if self.delete:
+                for directory, names in local_children.items():
+                    for name, attrs in listings.get(directory, {}).items():
+                        rel = f"{directory}/{name}" if directory else name
+                        is_dir = stat.S_ISDIR(attrs.st_mode or 0)
+                        if name not in names and not self.rules.ignored(rel, is_dir):
+                            self.remove(sftp, rel, attrs)
+        except OSError as exc:
+            raise SyncError(f"push with SFTP failed: {exc}") from None
+        finally:
+            sftp.close()
+        self.report()
+        return self.result()
+
+    def listing(self, sftp: paramiko.SFTPClient, rel: str) -> dict[str, paramiko.SFTPAttributes]:
+        try:
+            return {attrs.filename: attrs for attrs in sftp.listdir_attr(self.remote_path(rel))}
+        except FileNotFoundError:
+            return {}
+
+    def upload(self, sftp: paramiko.SFTPClient, rel: str, st: os.stat_result) -> None:
+        target = self.remote_path(rel)
+        partial = f"{posixpath.dirname(target)}/.{posixpath.basename(target)}.vp-partial"
+        sftp.put(str(self.syncer.project / rel), partial, callback=self.on_bytes, confirm=True)
+        sftp.utime(partial, (st.st_atime, st.st_mtime))
+        sftp.chmod(partial, stat.S_IMODE(st.st_mode))
+        try:
+            sftp.posix_rename(partial, target)
+        except OSError:
+            with contextlib.suppress(OSError):
+                sftp.remove(target)
+            sftp.rename(partial, target)
+        self.files += 1
+        self.done_bytes += st.st_size
+        self.bytes = self.done_bytes
+        self.report()
+
+    def remove(self, sftp: paramiko.SFTPClient, rel: str, attrs: paramiko.SFTPAttributes) -> None:
+        path = self.remote_path(rel)
+        if stat.S_ISDIR(attrs.st_mode or 0):
+            for child in sftp.listdir_attr(path):
+                self.remove(sftp, f"{rel}/{child.filename}", child)
+            sftp.rmdir(path)
+        else:
+            sftp.remove(path)
+        self.deleted += 1
+
+
+class _SftpPull(_SftpJob):
+    direction: Direction = "pull"
+
+    def __init__(
+        self,
+        syncer: Syncer,
+        rules: IgnoreRules,
+        paths: list[str],
+        dest: Path,
+        progress: ProgressCallback | None,
+    ) -> None:
+        super().__init__(syncer, rules, progress)
+        self.paths = paths
+        self.dest = dest
+
+    def run(self) -> SyncResult:
+        sftp = self.syncer.remote.sftp()
+        try:
+            if not self.paths:
+                self.pull_dir(sftp, "")
+            for path in self.paths:
+                attrs = sftp.stat(self.remote_path(path))
+                parent = PurePosixPath(path).parent
+                if str(parent) != ".":
+                    (self.dest / parent).mkdir(parents=True, exist_ok=True)
+                self.pull_entry(sftp, path, attrs, named=True)
+        except OSError as exc:
+            raise SyncError(f"pull with SFTP failed: {exc}") from None
+        finally:
+            sftp.close()
+        self.report()
+        return self.result()
+
+    def pull_dir(self, sftp: paramiko.SFTPClient, rel: str) -> None:
+        (self.dest / rel).mkdir(parents=True, exist_ok=True)
+        for attrs in sorted(sftp.listdir_attr(self.remote_path(rel)), key=lambda a: a.filename):
+            child = f"{rel}/{attrs.filename}" if rel else attrs.filename
+            self.pull_entry(sftp, child, attrs)
+
+    def pull_entry(
+        self,
+        sftp: paramiko.SFTPClient,
+        rel: str,
+        attrs: paramiko.SFTPAttributes,
+        named: bool = False,
+    ) -> None:
+        mode = attrs.st_mode or 0
+        is_dir = stat.S_ISDIR(mode)
+        if not named and self.rules.ignored(rel, is_dir):
+            return
+        if is_dir:
+            self.pull_dir(sftp, rel)
+        elif stat.S_ISREG(mode):
+            self.download(sftp, rel, attrs)
+        else:
+            self.skipped += 1
+
+    def download(self, sftp: paramiko.SFTPClient, rel: str, attrs: paramiko.SFTPAttributes) -> None:
+        local = self.dest / rel
+        size, mtime = attrs.st_size or 0, float(attrs.st_mtime or 0)
+        try:
+            here = local.lstat()
+        except FileNotFoundError:
+            here = None
+        if here is not None:
+            if stat.S_ISDIR(here.st_mode):
+                raise SyncError(f"pull: {local} is a directory here but a file on the instance")
+            if _same(size, mtime, here.st_size, here.st_mtime) or here.st_mtime > mtime:
+                return  # unchanged, or newer here: keep the local copy
+        partial = local.with_name(f".{local.name}.vp-partial")
+        sftp.get(self.remote_path(rel), str(partial), callback=self.on_bytes)
+        os.utime(partial, (float(attrs.st_atime or mtime), mtime))
+        os.chmod(partial, stat.S_IMODE(attrs.st_mode or 0o644))
+        os.replace(partial, local)
+        self.files += 1
+        self.done_bytes += size
+        self.bytes = self.done_bytes
+        self.report()
