@@ -1,0 +1,163 @@
+"""The dashboard's main states, reproducible to the pixel: for screenshots and snapshot tests.
+
+Each scene is the app on a private demo cloud whose clock stands still, with the
+same two instances and one finished job, and the keys that lead to the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from vp_tui.bootstrap import Context, frozen_demo_context
+from vp_tui.core.models import Job, JobState, LaunchSpec, PlatformName
+from vp_tui.platforms.base import OfferQuery
+from vp_tui.tui.app import VpApp
+
+FROZEN = datetime(2026, 11, 29, 15, 30, tzinfo=UTC)
+"""The moment every scene is set in."""
+
+JOB_OUTPUT = """\
+epoch 1/3  loss 2.3104  acc 0.412  lr 3.0e-04
+epoch 2/3  loss 1.2871  acc 0.655  lr 3.0e-04
+epoch 3/3  loss 0.8420  acc 0.781  lr 1.5e-04
+saved outputs/model.pt (412 MB)
+42
+"""
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One state of the dashboard and how to get there."""
+
+    name: str
+    description: str
+    keys: tuple[str, ...] = ()
+    faults: str = ""
+    with_instances: bool = True
+
+
+SCENES: dict[str, Scene] = {
+    scene.name: scene
+    for scene in (
+        Scene("main", "Both markets, two instances and a finished job"),
+        Scene("grouped", "Offers grouped by GPU: cheapest on each platform", keys=("g",)),
+        Scene("create", "The create dialog, prefilled from an offer", keys=("enter",)),
+        Scene("destroy", "Destroy confirmation with cost so far", keys=("3", "d")),
+        Scene("log", "A job's output in the log pane", keys=("4",)),
+        Scene("help", "Every key", keys=("question_mark",)),
+        Scene(
+            "error",
+            "RunPod failing: error mark and notification, Vast still listed",
+            faults="runpod:error=500",
+            with_instances=False,
+        ),
+    )
+}
+
+
+def _prepare(context: Context, scene: Scene) -> None:
+    """Rent the scene's instances and record its job (before the app starts)."""
+    if not scene.with_instances:
+        return
+    rentals: tuple[tuple[PlatformName, str], ...] = (("vast", "RTX 4090"), ("runpod", "RTX A4000"))
+    for platform, gpu in rentals:
+        result = context.market.refresh(
+            OfferQuery(gpus=(gpu,), interruptible=False), platforms=[platform]
+        )
+        offer = next(o for o in result.offers if o.gpu_count == 1)
+        spec = LaunchSpec(
+            image="pytorch/pytorch", label=f"train-{platform}", max_price_per_hour=5.0
+        )
+        instance = context.fleet.create(offer, spec, wait=False)
+        if platform == "vast":
+            service = context.job_service
+            service.logs_dir.mkdir(parents=True, exist_ok=True)
+            log_path = service.log_path("3f9c2a71b0de")
+            log_path.write_text(JOB_OUTPUT)
+            service.store.save_job(
+                Job(
+                    job_id="3f9c2a71b0de",
+                    platform="vast",
+                    instance_id=instance.instance_id,
+                    command="python3 train.py --epochs 3",
+                    workdir="/workspace",
+                    state=JobState.SUCCEEDED,
+                    exit_code=0,
+                    created_at=FROZEN - timedelta(minutes=9),
+                    started_at=FROZEN - timedelta(minutes=9),
+                    finished_at=FROZEN - timedelta(minutes=2, seconds=13),
+                    log_path=str(log_path),
+                    price_per_hour=instance.price_per_hour,
+                )
+            )
+
+
+def scene_app(scene: Scene, state_dir: Path, project: Path | None = None) -> VpApp:
+    """The app for ``scene`` on a fresh frozen demo cloud in ``state_dir``."""
+    # The instances were rented 2h15m before the moment of the picture.
+    now = [(FROZEN - timedelta(hours=2, minutes=15)).timestamp()]
+    context = frozen_demo_context(state_dir, clock=lambda: now[0], faults=scene.faults)
+    _prepare(context, scene)
+    now[0] = FROZEN.timestamp()
+    app = VpApp(
+        context,
+        project=project or Path("/home/you/project"),
+        clock=lambda: FROZEN,
+        live_updates=False,
+    )
+    return app
+
+
+def run_before(scene: Scene) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """What to do in the running app before the picture is taken."""
+
+    async def steps(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, VpApp)
+        for _ in range(400):
+            if app.offers_loaded.is_set() and app.fleet_loaded.is_set():
+                break
+            await asyncio.sleep(0.05)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        jobs = app.engine.job_service.history()
+        if jobs:
+            app.show_job(jobs[0])
+        if not scene.faults:
+            app.clear_notifications()
+        for key in scene.keys:
+            await pilot.press(key)
+            await pilot.pause()
+        for widget in app.screen.query(Input):
+            widget.cursor_blink = False
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    return steps
+
+
+async def save_screenshots(directory: Path, size: tuple[int, int] = (160, 48)) -> list[Path]:
+    """Write an SVG of every scene into ``directory`` (for `make screenshots`)."""
+    import tempfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for scene in SCENES.values():
+        with tempfile.TemporaryDirectory() as tmp:
+            app = scene_app(scene, Path(tmp))
+            try:
+                async with app.run_test(size=size, notifications=True) as pilot:
+                    await run_before(scene)(pilot)
+                    path = directory / f"{scene.name}.svg"
+                    app.save_screenshot(str(path.name), str(directory))
+                    written.append(path)
+            finally:
+                app.engine.close()
+    return written

@@ -1,0 +1,160 @@
+"""The instances table: state in colour, uptime, $/h, spend so far; updated by row key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable
+
+from vp_tui.core.money import format_duration, format_money, format_price
+from vp_tui.core.states import InstanceState
+from vp_tui.tui.styles import theme_style
+
+if TYPE_CHECKING:
+    from vp_tui.core.models import Instance
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("platform", "Platform"),
+    ("name", "ID / label"),
+    ("gpu", "GPU"),
+    ("state", "State"),
+    ("uptime", "Uptime"),
+    ("price", "$/h"),
+    ("spent", "Spent"),
+    ("util", "GPU util"),
+)
+
+STATE_STYLES: dict[InstanceState, str] = {
+    InstanceState.RUNNING: "bold $success",
+    InstanceState.PROVISIONING: "$warning",
+    InstanceState.STARTING: "$warning",
+    InstanceState.STOPPING: "$warning",
+    InstanceState.STOPPED: "$text-muted",
+    InstanceState.TERMINATING: "bold $error",
+    InstanceState.TERMINATED: "$text-muted",
+    InstanceState.ERROR: "bold $error",
+    InstanceState.UNKNOWN: "$text-muted",
+}
+
+
+@dataclass
+class RowOverride:
+    """What the app knows better than the last listing: a destroy in flight or failed."""
+
+    state: InstanceState
+    note: str | None = None
+
+
+class InstancesTable(DataTable[Text | str]):
+    """Every instance of every platform; the cursor stays on its instance across refreshes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "app.run_command", "Run", id="instances.run"),
+        Binding("u", "app.push_files", "Push", id="instances.push"),
+        Binding("p", "app.pull_files", "Pull", id="instances.pull"),
+        Binding("l", "app.instance_jobs", "Jobs", id="instances.jobs"),
+        Binding("S", "app.shell", "Shell", id="instances.shell"),
+        Binding("x", "app.stop_start", "Stop/start", id="instances.stop_start"),
+        Binding("d", "app.destroy", "Destroy", id="instances.destroy"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.instances: dict[str, Instance] = {}
+        self.overrides: dict[str, RowOverride] = {}
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    @property
+    def current(self) -> Instance | None:
+        """The instance under the cursor."""
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+        return self.instances.get(key or "")
+
+    def _cells(self, instance: Instance, now: datetime) -> dict[str, Text | str]:
+        override = self.overrides.get(instance.key)
+        state = override.state if override else instance.state
+        label = str(state)
+        if override and override.note:
+            label = f"{state}: {override.note}"
+        style = theme_style(self.app, STATE_STYLES.get(state, ""))
+        name = instance.instance_id + (f" {instance.label}" if instance.label else "")
+        gpu = f"{instance.gpu_count}x {instance.gpu or instance.gpu_raw or '?'}"
+        util = "-" if instance.gpu_util is None else f"{instance.gpu_util:.0f}%"
+        return {
+            "platform": instance.platform,
+            "name": name,
+            "gpu": gpu,
+            "state": Text(label, style=style),
+            "uptime": format_duration(instance.uptime_at(now)),
+            "price": Text(format_price(instance.price_per_hour), justify="right"),
+            "spent": Text(format_money(instance.spent_at(now)), justify="right"),
+            "util": Text(util, justify="right"),
+        }
+
+    def sync(self, instances: Sequence[Instance], now: datetime) -> None:
+        """Show ``instances``: remove vanished rows, update changed cells, add new rows."""
+        current = self.current
+        wanted = {i.key: i for i in instances}
+        # A row whose destroy failed stays visible (in red) even if the listing lost it.
+        for key, override in self.overrides.items():
+            if (
+                key not in wanted
+                and override.state is InstanceState.ERROR
+                and key in self.instances
+            ):
+                wanted[key] = self.instances[key]
+        with self.app.batch_update():
+            for key in list(self.instances):
+                if key not in wanted:
+                    self.remove_row(key)
+                    del self.instances[key]
+            for key, instance in wanted.items():
+                cells = self._cells(instance, now)
+                if key in self.instances:
+                    old = self._cells(self.instances[key], now)
+                    for column, value in cells.items():
+                        if str(old[column]) != str(value) or column == "state":
+                            self.update_cell(key, column, value)
+                else:
+                    self.add_row(*cells.values(), key=key)
+                self.instances[key] = instance
+        if current is not None and current.key in self.instances:
+            self.move_cursor(row=self.get_row_index(current.key))
+
+    def refresh_times(self, now: datetime) -> None:
+        """Tick uptime and spend without a new listing."""
+        with self.app.batch_update():
+            for key, instance in self.instances.items():
+                cells = self._cells(instance, now)
+                self.update_cell(key, "uptime", cells["uptime"])
+                self.update_cell(key, "spent", cells["spent"])
+
+    def set_override(self, key: str, override: RowOverride | None, now: datetime) -> None:
+        """Mark a row terminating / failed, or clear the mark."""
+        if override is None:
+            self.overrides.pop(key, None)
+        else:
+            self.overrides[key] = override
+        instance = self.instances.get(key)
+        if instance is not None:
+            self.update_cell(key, "state", self._cells(instance, now)["state"])
+
+    def forget(self, key: str) -> None:
+        """Drop a row now (its destroy was verified)."""
+        self.overrides.pop(key, None)
+        if key in self.instances:
+            self.remove_row(key)
+            del self.instances[key]
