@@ -62,6 +62,9 @@ from vp_tui.platforms.errors import (
     scrub,
     shorten,
 )
+from vp_tui.platforms.parsing import as_int as _int
+from vp_tui.platforms.parsing import as_number as _num
+from vp_tui.platforms.parsing import as_text as _text
 
 log = logging.getLogger(__name__)
 
@@ -200,34 +203,6 @@ def spot_mutation(
 
 
 # ------------------------------------------------------------------------------ normalisers
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _int(value: Any) -> int | None:
-    number = _num(value)
-    if number is None or number != int(number) or abs(number) > 2**53:
-        return None
-    return int(number)
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
 
 
 def _price(value: Any) -> float | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import posixpath
 import re
 import threading
@@ -54,6 +53,9 @@ from vp_tui.platforms.errors import (
     quiet_output,
     scrub,
 )
+from vp_tui.platforms.parsing import as_int as _int
+from vp_tui.platforms.parsing import as_number as _num
+from vp_tui.platforms.parsing import as_text as _text
 
 log = logging.getLogger(__name__)
 
@@ -169,35 +171,6 @@ def build_search_query(query: OfferQuery) -> str:
 
 
 # --------------------------------------------------------------------------- normalisers
-
-
-def _num(value: Any) -> float | None:
-    """A finite number from an int, float or numeric string; None otherwise."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _int(value: Any) -> int | None:
-    number = _num(value)
-    if number is None or number != int(number) or abs(number) > 2**53:
-        return None
-    return int(number)
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
 
 
 def _nonneg(value: Any) -> float | None:
