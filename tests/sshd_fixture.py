@@ -59,6 +59,13 @@ def _keygen(path: Path, comment: str) -> str:
     return path.with_name(path.name + ".pub").read_text().strip()
 
 
+def _is_sshd(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "sshd"
+    except OSError:
+        return False
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -103,8 +110,20 @@ class SshdServer:
             handle.write(public_line.strip() + "\n")
 
     def drop_connections(self) -> None:
-        """Kill every session process of this server, as a network failure would."""
-        for pid in _children(self.process.pid):
+        """Kill every session process of this server, as a network failure would.
+
+        With privilege separation a connection is served by a chain of sshd
+        processes ("[priv]" -> "root@notty"); all of them go, the shells they
+        started get the hang-up a dropped network gives them.
+        """
+        sessions: list[int] = []
+        todo = [self.process.pid]
+        while todo:
+            for child in _children(todo.pop()):
+                if _is_sshd(child):
+                    sessions.append(child)
+                    todo.append(child)
+        for pid in sessions:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 

@@ -655,9 +655,13 @@ class Remote:
 
     def _finish(self, channel: paramiko.Channel, wait: float = 30.0) -> int:
         """The exit status after EOF; :class:`ConnectionLost` if the connection died."""
-        channel.status_event.wait(wait)
-        status = channel.exit_status if channel.exit_status_ready() else -1
         transport = self._connection.transport if self._connection is not None else None
+        deadline = time.monotonic() + wait
+        # Wait for the status, but not for one a dead connection can no longer bring.
+        while not channel.status_event.wait(0.1):
+            if transport is None or not transport.is_active() or time.monotonic() > deadline:
+                break
+        status = channel.exit_status if channel.exit_status_ready() else -1
         if status == -1 and (transport is None or not transport.is_active()):
             raise self._lost("the command's channel closed without an exit status")
         return status
