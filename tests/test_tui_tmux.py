@@ -72,13 +72,19 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
         "PATH": os.environ.get("PATH", ""),
     }
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    # `env -i`: nothing of the test run's environment (COLUMNS, LINES...) reaches the app.
     command = (
-        f"cd {shlex.quote(str(project))} && env {exports} "
+        f"cd {shlex.quote(str(project))} && env -i {exports} "
         f"{shlex.quote(sys.executable)} -m vp_tui --demo; sleep 30"
     )
     subprocess.run(
-        ["tmux", "new-session", "-d", "-s", name, "-x", "140", "-y", "40", command], check=True
+        ["tmux", "new-session", "-d", "-s", name, "-x", "140", "-y", "40", "sleep 3600"],
+        check=True,
     )
+    # A detached session's size depends on the server's defaults: pin it, then start.
+    subprocess.run(["tmux", "set-option", "-t", name, "window-size", "manual"], check=False)
+    subprocess.run(["tmux", "resize-window", "-t", name, "-x", "140", "-y", "40"], check=True)
+    subprocess.run(["tmux", "respawn-pane", "-k", "-t", name, command], check=True)
     try:
         yield Terminal(name)
     finally:
