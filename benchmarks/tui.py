@@ -25,6 +25,7 @@ def first_paint(command: str, marker: str, env: dict[str, str], timeout: float =
     """Seconds from starting ``command`` in tmux until ``marker`` is on the screen."""
     name = f"vp-bench-{uuid.uuid4().hex[:8]}"
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    time.sleep(0.3)  # let a tmux server that just lost its last session exit first
     started = time.perf_counter()
     subprocess.run(
         ["tmux", "new-session", "-d", "-s", name, "-x", "140", "-y", "40",
@@ -44,7 +45,7 @@ def first_paint(command: str, marker: str, env: dict[str, str], timeout: float =
         subprocess.run(["tmux", "kill-session", "-t", name], check=False)
 
 
-def bench_first_paint(runs: int = 7) -> None:
+def bench_first_paint(runs: int = 15) -> None:
     if shutil.which("tmux") is None:
         print("first paint: skipped (tmux is not installed)")
         return

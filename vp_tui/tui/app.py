@@ -42,16 +42,16 @@ from vp_tui.tui.messages import (
 )
 from vp_tui.tui.screens.confirm import ConfirmScreen
 from vp_tui.tui.screens.run import RunRequest, RunScreen
-from vp_tui.tui.widgets.instances_table import InstancesTable, RowOverride
-from vp_tui.tui.widgets.log_view import JobLog
-from vp_tui.tui.widgets.platforms_pane import PlatformsPane
 from vp_tui.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from vp_tui.bootstrap import Context
     from vp_tui.core.models import Instance, Job, LaunchSpec, Offer
     from vp_tui.services.jobs import RunOptions
+    from vp_tui.tui.widgets.instances_table import InstancesTable
+    from vp_tui.tui.widgets.log_view import JobLog
     from vp_tui.tui.widgets.offers_table import OffersTable
+    from vp_tui.tui.widgets.platforms_pane import PlatformsPane
 
 
 def _utcnow() -> datetime:
@@ -181,30 +181,52 @@ class VpApp(App[None]):
         yield StatusBar(self.context.demo if self.context else None, id="status-bar")
         yield Tabs(*(Tab(title, id=f"tab-{pane}") for pane, title, _ in PANES), id="pane-tabs")
         with Grid(id="panes"):
+            # Without an engine yet, the panes hold placeholders: the first frame goes
+            # out before the widgets (and everything they import) are loaded.
+            real = self.context is not None
             with Vertical(id="platforms-pane", classes="pane") as pane:
                 pane.border_title = "1 Platforms"
-                names = list(self.context.platforms) if self.context else []
-                yield PlatformsPane(names, id="platforms")
+                yield self._platforms_widget() if real else Static("", id="platforms-loading")
             with Vertical(id="offers-pane", classes="pane") as pane:
                 pane.border_title = "2 Offers"
                 yield Input(
                     placeholder="/ filter: 4090 <0.5  vram>=24  runpod  spot",
                     id="offer-filter",
                 )
-                if self.context is not None:
-                    from vp_tui.tui.widgets.offers_table import OffersTable
-
-                    yield OffersTable(id="offers")
-                else:
-                    yield Static("Starting…", id="offers-loading")
+                yield self._offers_widget() if real else Static("Starting…", id="offers-loading")
             with Vertical(id="instances-pane", classes="pane") as pane:
                 pane.border_title = "3 Instances"
-                yield InstancesTable(id="instances")
+                yield self._instances_widget() if real else Static("", id="instances-loading")
             with Vertical(id="log-pane", classes="pane"):
-                log = JobLog(id="job-log", log_path=None)
-                log.border_title = "4 Log"
-                yield log
+                if real:
+                    yield self._log_widget()
+                else:
+                    placeholder = Static("", id="log-loading")
+                    placeholder.border_title = "4 Log"
+                    yield placeholder
         yield Footer()
+
+    def _platforms_widget(self) -> Widget:
+        from vp_tui.tui.widgets.platforms_pane import PlatformsPane
+
+        return PlatformsPane(list(self.context.platforms) if self.context else [], id="platforms")
+
+    def _offers_widget(self) -> Widget:
+        from vp_tui.tui.widgets.offers_table import OffersTable
+
+        return OffersTable(id="offers")
+
+    def _instances_widget(self) -> Widget:
+        from vp_tui.tui.widgets.instances_table import InstancesTable
+
+        return InstancesTable(id="instances")
+
+    def _log_widget(self) -> Widget:
+        from vp_tui.tui.widgets.log_view import JobLog
+
+        log = JobLog(id="job-log", log_path=None)
+        log.border_title = "4 Log"
+        return log
 
     def on_mount(self) -> None:
         self._apply_layout(self.size.width, self.size.height)
@@ -230,7 +252,11 @@ class VpApp(App[None]):
         except (ConfigError, ValueError) as exc:
             self.post_message(EngineFailed(str(exc)))
             return
-        import vp_tui.tui.widgets.offers_table  # noqa: F401  (import off the UI thread)
+        # Import the panes' widgets here, off the UI thread.
+        import vp_tui.tui.widgets.instances_table
+        import vp_tui.tui.widgets.log_view
+        import vp_tui.tui.widgets.offers_table
+        import vp_tui.tui.widgets.platforms_pane  # noqa: F401
 
         self.post_message(EngineReady(context))
 
@@ -238,15 +264,20 @@ class VpApp(App[None]):
         self.exit(return_code=2, message=f"vp-tui: {message.text}")
 
     async def on_engine_ready(self, message: EngineReady) -> None:
-        from vp_tui.tui.widgets.offers_table import OffersTable
-
         self.context = message.context
         self.query_one("#status-bar", StatusBar).set_mode(self.context.demo)
-        self.query_one("#platforms", PlatformsPane).set_platforms(list(self.context.platforms))
-        loading = self.query_one("#offers-loading")
-        table = OffersTable(id="offers")
-        await self.query_one("#offers-pane").mount(table, after=loading)
-        await loading.remove()
+        for placeholder, widget in (
+            ("#platforms-loading", self._platforms_widget()),
+            ("#offers-loading", self._offers_widget()),
+            ("#instances-loading", self._instances_widget()),
+            ("#log-loading", self._log_widget()),
+        ):
+            old = self.query_one(placeholder)
+            pane = old.parent
+            assert isinstance(pane, Widget)
+            await pane.mount(widget, after=old)
+            await old.remove()
+        table = self._offers
         filter_text = self.query_one("#offer-filter", Input).value
         if filter_text:
             table.filter_text = filter_text
@@ -336,7 +367,10 @@ class VpApp(App[None]):
         """Show every key."""
         from vp_tui.tui.screens.create import CreateScreen
         from vp_tui.tui.screens.help import HelpScreen
+        from vp_tui.tui.widgets.instances_table import InstancesTable
+        from vp_tui.tui.widgets.log_view import JobLog
         from vp_tui.tui.widgets.offers_table import OffersTable
+        from vp_tui.tui.widgets.platforms_pane import PlatformsPane
 
         sections: list[tuple[str, Iterable[BindingType]]] = [
             ("Everywhere", self.BINDINGS),
@@ -412,11 +446,21 @@ class VpApp(App[None]):
 
     @property
     def _table(self) -> InstancesTable:
+        from vp_tui.tui.widgets.instances_table import InstancesTable
+
         return self.query_one("#instances", InstancesTable)
 
     @property
     def _job_log(self) -> JobLog:
+        from vp_tui.tui.widgets.log_view import JobLog
+
         return self.query_one("#job-log", JobLog)
+
+    @property
+    def _platforms(self) -> PlatformsPane:
+        from vp_tui.tui.widgets.platforms_pane import PlatformsPane
+
+        return self.query_one("#platforms", PlatformsPane)
 
     def _cycle_sort(self) -> None:
         if self._engine_up():
@@ -476,7 +520,7 @@ class VpApp(App[None]):
         from vp_tui.core.offer_filter import SORTS, OfferIndex
         from vp_tui.platforms.base import OfferQuery
 
-        pane = self.query_one("#platforms", PlatformsPane)
+        pane = self._platforms
         result = self.engine.market.refresh(
             OfferQuery(limit=100_000), platforms=pane.included, force=force
         )
@@ -486,7 +530,7 @@ class VpApp(App[None]):
         if self.context is None:
             return
         self._offers.set_offers(message.index)
-        pane = self.query_one("#platforms", PlatformsPane)
+        pane = self._platforms
         counts: dict[str, int] = {}
         for offer in message.result.offers:
             counts[offer.platform] = counts.get(offer.platform, 0) + 1
@@ -586,7 +630,7 @@ class VpApp(App[None]):
         self._instances = message.instances
         now = self.clock()
         self._table.sync(message.instances, now)
-        pane = self.query_one("#platforms", PlatformsPane)
+        pane = self._platforms
         for name in self.engine.platforms:
             running = sum(
                 1
@@ -652,6 +696,8 @@ class VpApp(App[None]):
             self.refresh_fleet()
 
     def _tick(self) -> None:
+        if self.context is None:
+            return
         now = self.clock()
         self._table.refresh_times(now)
         self._update_status()
@@ -662,6 +708,8 @@ class VpApp(App[None]):
             )
 
     def _current_instance(self, *, running: bool = True) -> Instance | None:
+        if not self._engine_up():
+            return None
         instance = self._table.current
         if instance is None:
             self.notify(
@@ -964,6 +1012,8 @@ class VpApp(App[None]):
 
         def answer(yes: bool | None) -> None:
             if yes:
+                from vp_tui.tui.widgets.instances_table import RowOverride
+
                 self._table.set_override(
                     instance.key, RowOverride(InstanceState.TERMINATING), self.clock()
                 )
@@ -992,6 +1042,8 @@ class VpApp(App[None]):
             self._update_status()
             self.notify(f"{message.key} is gone (verified).", title="Destroyed")
         else:
+            from vp_tui.tui.widgets.instances_table import RowOverride
+
             self._table.set_override(
                 message.key, RowOverride(InstanceState.ERROR, "destroy unverified"), now
             )
