@@ -44,7 +44,8 @@ async def test_bad_config_exits_with_status_2() -> None:
     assert app.return_code == 2
 
 
-def test_command_line_bad_config_one_line_no_traceback() -> None:
+def test_version_needs_no_config() -> None:
+    """`vp-tui --version` answers even when the config file is broken (it reads none)."""
     path = locations.config_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("[general\n")

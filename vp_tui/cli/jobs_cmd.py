@@ -231,27 +231,24 @@ def _report_end(job: Job) -> int:
 
 def logs(args: argparse.Namespace) -> int:
     """Print a job's local log; with --follow re-attach and stream until it ends."""
+    from vp_tui.services.store import Store
+
+    # The local log and the store need no platform: start the engine only to follow.
+    job = Store().job(args.job_id)
+    if job is None:
+        raise CliError(f"no job {args.job_id!r} (see `vp jobs`)")
+    path = Path(job.log_path) if job.log_path else None
+    if path is not None and path.exists():
+        with path.open("rb") as handle:  # in chunks: a log may be large
+            while chunk := handle.read(1 << 20):
+                sys.stdout.buffer.write(chunk)
+        sys.stdout.flush()
+    if not args.follow:
+        return 0
+    if job.state.is_final:
+        return _report_end(job)
     with opened(args) as context:
-        service = context.job_service
-        try:
-            job = service.get(args.job_id)
-        except JobError as exc:
-            raise CliError(str(exc)) from None
-        if not args.follow or job.state.is_final:
-            path = Path(job.log_path or service.log_path(job.job_id))
-            if path.exists():
-                with path.open("rb") as handle:
-                    while chunk := handle.read(1 << 20):
-                        sys.stdout.buffer.write(chunk)
-                sys.stdout.flush()
-            if args.follow:
-                return _report_end(job)
-            return 0
-        # The local log holds what arrived so far; print it, then stream the rest.
-        path = Path(job.log_path or service.log_path(job.job_id))
-        if path.exists():
-            _write(path.read_bytes())
-        job = _follow_with_interrupt(service, job)
+        job = _follow_with_interrupt(context.job_service, job)
         if not job.state.is_final:
             return 130
     return _report_end(job)

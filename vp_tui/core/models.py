@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from vp_tui.core.gpus import gpu_spec
+from vp_tui.core.money import cost
 from vp_tui.core.states import InstanceState, JobState, Stock
 
 __all__ = [
@@ -203,7 +204,7 @@ class Instance(_Model):
         uptime = self.uptime_at(now)
         if uptime is None:
             return 0.0
-        return self.price_per_hour * uptime / 3600.0
+        return cost(self.price_per_hour, uptime)
 
 
 class Job(_Model):
@@ -238,7 +239,7 @@ class Job(_Model):
     def estimated_cost(self) -> float | None:
         """Dollars of instance time the job used."""
         duration = self.duration_seconds
-        return None if duration is None else self.price_per_hour * duration / 3600.0
+        return None if duration is None else cost(self.price_per_hour, duration)
 
 
 class Account(_Model):

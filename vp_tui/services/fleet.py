@@ -23,6 +23,7 @@ from vp_tui.core.models import (
     PlatformStatus,
     utcnow,
 )
+from vp_tui.core.money import cost
 from vp_tui.platforms.base import NotFound, Platform, PlatformError
 from vp_tui.remote.probe import ssh_banner
 
@@ -65,12 +66,6 @@ def burn_rate(instances: Sequence[Instance]) -> float:
     return total
 
 
-def spent(instances: Sequence[Instance], now: datetime | None = None) -> float:
-    """Dollars spent so far on the given instances (estimate from uptime)."""
-    now = now or utcnow()
-    return sum(instance.spent_at(now) for instance in instances)
-
-
 def spent_since(
     instances: Sequence[Instance], since: datetime, now: datetime | None = None
 ) -> float:
@@ -82,7 +77,7 @@ def spent_since(
         if uptime is None or not instance.state.is_billing_compute:
             continue
         window = min(uptime, max(0.0, (now - since).total_seconds()))
-        total += instance.price_per_hour * window / 3600.0
+        total += cost(instance.price_per_hour, window)
     return total
 
 

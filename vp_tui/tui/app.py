@@ -9,6 +9,7 @@ pauses while a modal is open.
 
 from __future__ import annotations
 
+import codecs
 import subprocess
 import threading
 from collections.abc import Callable, Iterable
@@ -143,7 +144,7 @@ class VpApp(App[None]):
         self._instances: list[Instance] = []
         self._shown_job: Job | None = None
         self._shown_offset = 0
-        self._decoder_tail = b""
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._following: set[str] = set()
         self._pending_focus_job: str | None = None
         self._last_errors: dict[str, str | None] = {}
@@ -490,14 +491,13 @@ class VpApp(App[None]):
         self.action_focus_pane("offers")
         self.query_one("#offer-filter", Input).focus()
 
-    def on_key(self, event: object) -> None:
-        key = getattr(event, "key", None)
+    def on_key(self, event: events.Key) -> None:
         if (
-            key == "slash"
+            event.key == "slash"
             and self._focused_pane() == "offers"
             and not isinstance(self.focused, Input)
         ):
-            getattr(event, "stop")()  # noqa: B009
+            event.stop()
             self.action_filter_offers()
 
     @on(Input.Changed, "#offer-filter")
@@ -825,7 +825,7 @@ class VpApp(App[None]):
         """Show a job in the log pane: what is on disk, then what arrives."""
         self._shown_job = job
         self._shown_offset = 0
-        self._decoder_tail = b""
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         log_path = job.log_path or str(self.engine.job_service.log_path(job.job_id))
         self._job_log.show_job(
             job.job_id,
@@ -863,21 +863,8 @@ class VpApp(App[None]):
         if not data:
             return
         self._shown_offset += len(data)
-        data = self._decoder_tail + data
-        # Keep an incomplete UTF-8 sequence for the next read.
-        cut = len(data)
-        for back in range(1, min(4, len(data)) + 1):
-            byte = data[-back]
-            if byte & 0xC0 == 0xC0:
-                needed = 2 if byte >= 0xC0 else 1
-                needed = 4 if byte >= 0xF0 else 3 if byte >= 0xE0 else needed
-                if back < needed:
-                    cut = len(data) - back
-                break
-            if byte < 0x80:
-                break
-        self._decoder_tail = data[cut:]
-        self._job_log.write_chunk(data[:cut].decode("utf-8", errors="replace"))
+        # A chunk may end inside a UTF-8 sequence: the decoder keeps it for the next read.
+        self._job_log.write_chunk(self._decoder.decode(data))
 
     def action_push_files(self) -> None:
         """Push the project to the highlighted instance."""
