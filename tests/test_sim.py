@@ -1,4 +1,4 @@
-"""The demo cloud: market, lifecycles, persistence, faults and the GraphQL reader."""
+"""The demo cloud: market, lifecycles, persistence and faults."""
 
 from __future__ import annotations
 
@@ -14,14 +14,6 @@ import requests
 
 from vp_tui.sim.cloud import SimCloud, SimError, SimInstance
 from vp_tui.sim.faults import FaultInjector, parse_faults
-from vp_tui.sim.graphql import (
-    EnumValue,
-    GqlObject,
-    GraphQLError,
-    GraphQLSyntaxError,
-    execute,
-    parse,
-)
 from vp_tui.sim.market import (
     RUNPOD_GPU_TYPES,
     VAST_GPU_MODELS,
@@ -432,7 +424,8 @@ def test_runpod_pod_lifecycle(demo: DemoCloud, clock: FakeClock) -> None:
 
 def test_runpod_out_of_stock_and_errors(demo: DemoCloud) -> None:
     refused = gql(demo, DEPLOY % ("NVIDIA GeForce RTX 4090", "ALL", 16)).json()
-    assert refused["data"] is None
+    assert refused["data"] == {"podFindAndDeployOnDemand": None}
+    assert refused["errors"][0]["path"] == ["podFindAndDeployOnDemand"]
     assert refused["errors"][0]["message"] == (
         "There are no longer any instances available with the requested specifications. "
         "Please refresh and try again."
@@ -440,9 +433,9 @@ def test_runpod_out_of_stock_and_errors(demo: DemoCloud) -> None:
     no_cloud = gql(demo, DEPLOY % ("NVIDIA B200", "COMMUNITY", 1)).json()
     assert "no longer any instances" in no_cloud["errors"][0]["message"]
     bad_field = gql(demo, "{ myself { id nonsense } }")
-    assert (
-        'Cannot query field "nonsense" on type "User"' in bad_field.json()["errors"][0]["message"]
-    )
+    assert bad_field.status_code == 400
+    message = bad_field.json()["errors"][0]["message"].replace("'", '"')
+    assert 'Cannot query field "nonsense" on type "User"' in message
     syntax = gql(demo, "{ myself { id ")
     assert syntax.status_code == 400 and "Syntax Error" in syntax.json()["errors"][0]["message"]
     unauthorized = gql(demo, "{ myself { id } }", key="wrong")
@@ -626,87 +619,3 @@ def test_faults_default_from_the_environment(
     monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "soon")
     with pytest.raises(ValueError, match="VP_SIM_BOOT_SECONDS"):
         DemoCloud(tmp_path / "env2")
-
-
-# ---------------------------------------------------------------------------
-# GraphQL reader
-# ---------------------------------------------------------------------------
-
-
-def test_graphql_parses_values_of_every_kind() -> None:
-    doc = parse(
-        r'''
-        # a comment
-        mutation Deploy {
-          made: podFindAndDeployOnDemand(input: {
-            name: "a \"quoted\" name\n\u00e9", gpuCount: 2, bid: 0.25, big: 1e3, neg: -4,
-            on: true, off: false, none: null, cloudType: SECURE,
-            env: [{key: "A", value: "1"}, {key: "B", value: """
-                block
-                  text
-            """}], empty: []
-          }) { id machine { podHostId } }
-        }
-        '''
-    )
-    op = doc.operation()
-    assert (op.kind, op.name) == ("mutation", "Deploy")
-    fld = op.selections[0]
-    assert (fld.alias, fld.name, fld.key) == ("made", "podFindAndDeployOnDemand", "made")
-    spec = fld.args["input"]
-    assert spec["name"] == 'a "quoted" name\né'
-    assert (spec["gpuCount"], spec["bid"], spec["big"], spec["neg"]) == (2, 0.25, 1000.0, -4)
-    assert (spec["on"], spec["off"], spec["none"]) == (True, False, None)
-    assert spec["cloudType"] == "SECURE" and isinstance(spec["cloudType"], EnumValue)
-    assert spec["env"][1]["value"] == "block\n  text" and spec["empty"] == []
-    assert [f.name for f in fld.selections or []] == ["id", "machine"]
-
-
-def test_graphql_refuses_what_it_does_not_support() -> None:
-    for text, message in (
-        ("query Q($id: String) { pod(input: {podId: $id}) { id } }", "Variables"),
-        ("{ pod(input: {podId: $id}) { id } }", "Variables"),
-        ("fragment F on Pod { id } { myself { id } }", "Fragments"),
-        ("{ myself { ...F } }", "Fragments"),
-        ("{ myself @include(if: true) { id } }", "Directives"),
-        ("{ myself { id }", "Syntax Error"),
-        ('{ pod(input: {podId: "x}) { id } }', "Unterminated string"),
-        ("{ a(x: 1.) }", "Invalid number"),
-        ("", "Syntax Error"),
-    ):
-        with pytest.raises(GraphQLError, match=message):
-            parse(text)
-    with pytest.raises(GraphQLSyntaxError) as err:
-        parse("{\n  myself {\n    id\n")
-    assert err.value.line == 4
-
-
-def test_graphql_execution_resolves_only_what_is_asked() -> None:
-    calls: list[dict[str, Any]] = []
-
-    def price(args: dict[str, Any]) -> GqlObject:
-        calls.append(args)
-        return GqlObject("LowestPrice", {"uninterruptablePrice": 0.5 * args["input"]["gpuCount"]})
-
-    gpu = GqlObject("GpuType", {"id": "g", "displayName": "G", "lowestPrice": price})
-    root = GqlObject("Query", {"gpuTypes": [gpu], "answer": 42})
-    result = execute("{ gpuTypes { id } }", query=root)
-    assert result == {"data": {"gpuTypes": [{"id": "g"}]}} and calls == []
-    result = execute(
-        "query A { answer } query B { gpuTypes { __typename lowestPrice(input: {gpuCount: 2}) "
-        "{ uninterruptablePrice } } }",
-        query=root,
-        operation_name="B",
-    )
-    assert result == {
-        "data": {
-            "gpuTypes": [{"__typename": "GpuType", "lowestPrice": {"uninterruptablePrice": 1.0}}]
-        }
-    }
-    assert execute("query A { answer } query B { answer }", query=root)["data"] is None
-    missing = execute("{ gpuTypes }", query=root)
-    assert "must have a selection" in missing["errors"][0]["message"]
-    scalar = execute("{ answer { x } }", query=root)
-    assert "must not have a selection" in scalar["errors"][0]["message"]
-    mutation = execute("mutation { answer }", query=root)
-    assert mutation["errors"][0]["message"] == "Schema is not configured for mutations."

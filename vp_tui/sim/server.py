@@ -3,14 +3,23 @@
 ``DemoCloud().start()`` serves both APIs from daemon threads on free loopback
 ports; point ``vastai.VastAI(key, server_url=demo.vast_url)`` and
 ``RUNPOD_API_BASE_URL=demo.runpod_url`` at them with the demo keys below.
+
+Every request is counted per API and route (:attr:`DemoCloud.requests`), so a
+test can measure how often a client polls. An exception inside an emulator is
+logged with its traceback and answered with a 500 that names the demo cloud
+and carries ``X-Demo-Internal-Error: 1``, never mistakable for an injected
+``VP_SIM_FAULTS`` fault.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import threading
 import time
 import types
+from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +36,14 @@ from vp_tui.sim.vast_api import VastAPI
 VAST_DEMO_KEY = "demo-vast-0000000000000000000000000000"
 RUNPOD_DEMO_KEY = "demo-runpod-00000000000000000000000000"
 DEFAULT_BOOT_SECONDS = 4.0
+INTERNAL_ERROR_HEADER = "X-Demo-Internal-Error"
+"""Set (to ``1``) on the 500 that answers a failure of the emulator itself."""
+
+log = logging.getLogger(__name__)
+
+RequestKey = tuple[str, str, str]
+"""``(api, method, route)``: ``("vast", "GET", "/api/v0/instances/{id}")``,
+``("runpod", "POST", "query Pods")``."""
 
 
 class EmulatedAPI(Protocol):
@@ -46,9 +63,67 @@ class EmulatedAPI(Protocol):
     def error_response(self, status: int) -> HttpResponse:
         """The provider's answer with an error status."""
 
+    def internal_error(self, detail: str) -> HttpResponse:
+        """The provider-shaped 500 for a failure of the emulator itself."""
 
-def serve(api: EmulatedAPI, faults: FaultInjector, req: HttpRequest) -> HttpResponse:
-    """Answer a request through the fault rules: delay, fail, garble, or pass it on."""
+    def route(self, req: HttpRequest) -> str:
+        """The route (REST) or operation (GraphQL) a request asks for, for counting."""
+
+
+class RequestCounter:
+    """How many requests the emulators received, per ``(api, method, route)``; thread-safe."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[RequestKey] = Counter()
+        self._lock = threading.Lock()
+
+    def record(self, api: str, method: str, route: str) -> None:
+        """Count one request."""
+        with self._lock:
+            self._counts[(api, method, route)] += 1
+
+    def snapshot(self) -> Counter[RequestKey]:
+        """A copy of the counts so far."""
+        with self._lock:
+            return Counter(self._counts)
+
+    def total(self, api: str | None = None) -> int:
+        """Requests so far to ``api`` (``vast`` or ``runpod``), or to both."""
+        with self._lock:
+            return sum(n for key, n in self._counts.items() if api is None or key[0] == api)
+
+    def reset(self) -> None:
+        """Start counting from zero."""
+        with self._lock:
+            self._counts.clear()
+
+
+def _route(api: EmulatedAPI, req: HttpRequest) -> str:
+    try:
+        return api.route(req)
+    except Exception:
+        log.error(
+            "demo %s API failed to name the route of %s %s",
+            api.platform,
+            req.method,
+            req.path,
+            exc_info=True,
+        )
+        return req.path
+
+
+def serve(
+    api: EmulatedAPI,
+    faults: FaultInjector,
+    req: HttpRequest,
+    counter: RequestCounter | None = None,
+) -> HttpResponse:
+    """Answer a request through the fault rules: delay, fail, garble, or pass it on.
+
+    ``counter``, when given, counts the request before anything else happens to it.
+    """
+    if counter is not None:
+        counter.record(api.platform, req.method, _route(api, req))
     if req.path.startswith("/demo/"):
         return _safely(api, req)
     decision = faults.roll(api.platform)
@@ -68,29 +143,37 @@ def serve(api: EmulatedAPI, faults: FaultInjector, req: HttpRequest) -> HttpResp
 
 
 def _safely(api: EmulatedAPI, req: HttpRequest) -> HttpResponse:
+    """``api.handle(req)``; an exception there is an emulator bug: logged, answered 500."""
     try:
         return api.handle(req)
-    except Exception:  # an emulator bug must look like a provider 500, not kill the thread
-        return api.error_response(500)
+    except Exception as exc:
+        log.error("demo %s API failed on %s %s", api.platform, req.method, req.path, exc_info=True)
+        response = api.internal_error(f"{type(exc).__name__}: {exc}")
+        response.headers[INTERNAL_ERROR_HEADER] = "1"
+        return response
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, api: EmulatedAPI, faults: FaultInjector) -> None:
+    def __init__(self, api: EmulatedAPI, faults: FaultInjector, counter: RequestCounter) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.api = api
         self.faults = faults
+        self.counter = counter
 
     def handle_error(self, request: object, client_address: object) -> None:
-        """A client that gave up (timeout, closed socket) is not an error worth printing."""
-        import sys
-
+        """Log a failure of the HTTP plumbing; a client that gave up is not one."""
         exc = sys.exc_info()[1]
         if isinstance(exc, (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            log.debug(
+                "demo %s API: client %s went away: %r", self.api.platform, client_address, exc
+            )
             return
-        super().handle_error(request, client_address)  # type: ignore[arg-type]
+        log.error(
+            "demo %s API failed to serve %s", self.api.platform, client_address, exc_info=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -116,7 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             base_url=self.server.base_url,
         )
-        resp = serve(self.server.api, self.server.faults, req)
+        resp = serve(self.server.api, self.server.faults, req, self.server.counter)
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.content_type)
         self.send_header("Content-Length", str(len(resp.body)))
@@ -128,8 +211,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """One DEBUG line per request, without the query string (it may carry an API key)."""
+        path = urlsplit(self.path).path
+        log.debug("demo %s API: %s %s -> %s", self.server.api.platform, self.command, path, code)
+
     def log_message(self, format: str, *args: object) -> None:
-        """Stay quiet: a full-screen UI may own the terminal (and URLs may carry keys)."""
+        """Everything else the HTTP server would print goes to the log at DEBUG, not stderr."""
+        log.debug("demo %s API: " + format, self.server.api.platform, *args)
 
 
 def _boot_seconds_from_env() -> float:
@@ -175,6 +264,7 @@ class DemoCloud:
         self.runpod_api = RunPodAPI(self.cloud, RUNPOD_DEMO_KEY)
         self.vast_url = ""
         self.runpod_url = ""
+        self._counter = RequestCounter()
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -211,10 +301,10 @@ class DemoCloud:
             if self._servers:
                 return self
             for api in (self.vast_api, self.runpod_api):
-                server = _Server(api, self.faults)
+                server = _Server(api, self.faults, self._counter)
                 thread = threading.Thread(
                     target=server.serve_forever,
-                    kwargs={"poll_interval": 0.1},
+                    kwargs={"poll_interval": 0.05},
                     name=f"demo-{api.platform}-api",
                     daemon=True,
                 )
@@ -240,6 +330,25 @@ class DemoCloud:
             server.server_close()
         for thread in threads:
             thread.join(timeout=5)
+
+    @property
+    def requests(self) -> Counter[RequestKey]:
+        """Requests served so far per ``(api, method, route)``: a snapshot, safe to keep.
+
+        ``api`` is ``vast`` or ``runpod``; ``route`` is the REST route with its
+        parameters named (``/api/v0/instances/{id}``) or the GraphQL operation
+        (``query Pods``, ``mutation podStop``: the operation's name, else its root
+        fields). Every request counts, refused or faulted ones included.
+        """
+        return self._counter.snapshot()
+
+    def request_count(self, api: str | None = None) -> int:
+        """Requests served so far by one API (``vast`` or ``runpod``), or by both."""
+        return self._counter.total(api)
+
+    def reset_request_counts(self) -> None:
+        """Count requests from zero again."""
+        self._counter.reset()
 
     def set_faults(self, spec: str | None) -> None:
         """Replace the fault rules at runtime (None or "" clears them)."""

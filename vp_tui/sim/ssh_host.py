@@ -55,7 +55,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -396,6 +396,18 @@ class _SandboxSFTP(asyncssh.SFTPServer):
             if path.startswith(local_root + b"/"):
                 return virtual_root + path[len(local_root) :]
         raise asyncssh.SFTPNoSuchFile("no such file on this instance")
+
+    async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+        """A directory's entries; ``.`` and ``..`` describe the directory itself, since
+        nothing above ``/workspace`` and ``/root`` exists on a demo host."""
+        local = self.map_path(path)
+        here = asyncssh.SFTPAttrs.from_local(os.lstat(local))
+        for name in (b".", b".."):
+            yield asyncssh.SFTPName(name, attrs=here)
+        with os.scandir(local) as entries:
+            for entry in entries:
+                attrs = asyncssh.SFTPAttrs.from_local(entry.stat(follow_symlinks=False))
+                yield asyncssh.SFTPName(os.fsencode(entry.name), attrs=attrs)
 
     def exit(self) -> None:
         # OpenSSH's scp treats a missing exit status as a failed copy.

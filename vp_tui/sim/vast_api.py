@@ -201,6 +201,7 @@ def _parse_offer_order(raw: Any) -> list[tuple[str, bool]]:
 # ---------------------------------------------------------------------------
 
 Route = tuple[str, re.Pattern[str], Callable[..., HttpResponse]]
+_ROUTE_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 
 
 class VastAPI:
@@ -267,6 +268,25 @@ class VastAPI:
             )
         code = "server_error" if status >= 500 else "invalid_args"
         return _error(status, code, f"{status} {reason}")
+
+    def internal_error(self, detail: str) -> HttpResponse:
+        """The answer when the emulator itself failed: Vast's 500 body, naming the demo cloud."""
+        return _error(500, "server_error", f"demo cloud internal error: {detail}")
+
+    def route(self, req: HttpRequest) -> str:
+        """The route a request takes, for counting: ``/api/v0/instances/{id}``, or the path."""
+        path = req.path.rstrip("/") or "/"
+        if path.startswith("/demo/results/"):
+            return "/demo/results/{token}"
+        known: str | None = None
+        for method, pattern, _handler in self._routes:
+            if pattern.fullmatch(path) is None:
+                continue
+            template = _ROUTE_GROUP.sub(r"{\1}", pattern.pattern)
+            if method == req.method:
+                return template
+            known = known or template
+        return known or path
 
     def handle(self, req: HttpRequest) -> HttpResponse:
         """Answer one request."""
