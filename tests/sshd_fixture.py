@@ -7,7 +7,8 @@ The server runs from a private config (nothing under /etc is touched), logs in
 the user running the tests with a generated client key, and sets ``HOME`` for
 its sessions to a directory of its own, so jobs under ``~/.vp`` never land in
 the real home. Tests are skipped when ``/usr/sbin/sshd`` is absent, unless
-``VP_REQUIRE_SSHD=1`` (CI), which turns the skip into a failure.
+``VP_REQUIRE_SSHD=1`` (CI), which turns the skip into a failure (``requirements``).
+Keys are made with asyncssh, so the demo host needs no OpenSSH program at all.
 """
 
 from __future__ import annotations
@@ -23,25 +24,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncssh
 import pytest
+from requirements import SSHD, require, unavailable
 
 from vp_tui.core.models import SSHEndpoint
 from vp_tui.remote.keys import HostAlias, Identity
 from vp_tui.remote.ssh import Remote
 from vp_tui.sim.ssh_host import DemoSSHHosts
 
-SSHD = Path("/usr/sbin/sshd")
 SFTP_SERVER_CANDIDATES = (
     "/usr/lib/openssh/sftp-server",
     "/usr/libexec/openssh/sftp-server",
     "/usr/libexec/sftp-server",
 )
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("VP_REQUIRE_SSHD"):
-        pytest.fail(f"VP_REQUIRE_SSHD is set but {reason}")
-    pytest.skip(reason)
 
 
 def _free_port() -> int:
@@ -51,12 +47,13 @@ def _free_port() -> int:
 
 
 def _keygen(path: Path, comment: str) -> str:
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-        check=True,
-        capture_output=True,
-    )
-    return path.with_name(path.name + ".pub").read_text().strip()
+    """A new ed25519 key pair at ``path`` and ``path.pub`` (OpenSSH format); the public line."""
+    key = asyncssh.generate_private_key("ssh-ed25519", comment=comment)
+    path.write_bytes(key.export_private_key("openssh"))
+    path.chmod(0o600)
+    public = key.export_public_key("openssh").decode().strip()
+    path.with_name(path.name + ".pub").write_text(public + "\n", encoding="utf-8")
+    return public
 
 
 def _is_sshd(pid: int) -> bool:
@@ -164,16 +161,15 @@ def start_sshd(directory: Path, client_key: Path | None = None) -> SshdServer:
     Calls ``pytest.skip`` (or ``pytest.fail`` under ``VP_REQUIRE_SSHD``) when sshd
     cannot run here.
     """
-    if not SSHD.exists():
-        _unavailable(f"{SSHD} is not installed (apt-get install openssh-server)")
+    require("sshd")
     sftp_server = next((p for p in SFTP_SERVER_CANDIDATES if os.path.exists(p)), None)
     if sftp_server is None:
-        _unavailable("no sftp-server binary found")
+        unavailable("no sftp-server binary found")
     if not os.path.isdir("/run/sshd"):
         try:
             os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
         except OSError as exc:
-            _unavailable(f"sshd needs /run/sshd and it cannot be created: {exc}")
+            unavailable(f"sshd needs /run/sshd and it cannot be created: {exc}")
 
     directory.mkdir(parents=True, exist_ok=True)
     home = directory / "home"
@@ -217,7 +213,7 @@ def start_sshd(directory: Path, client_key: Path | None = None) -> SshdServer:
         )
         check = subprocess.run([str(SSHD), "-t", "-f", str(config)], capture_output=True, text=True)
         if check.returncode != 0:
-            _unavailable(f"sshd -t rejected the test config: {check.stderr.strip()}")
+            unavailable(f"sshd -t rejected the test config: {check.stderr.strip()}")
         log = (directory / "sshd.log").open("ab")
         process = subprocess.Popen(
             [str(SSHD), "-D", "-e", "-f", str(config)],
@@ -249,8 +245,7 @@ def start_sshd(directory: Path, client_key: Path | None = None) -> SshdServer:
             process.kill()
         process.wait(timeout=10)
         last_error = (directory / "sshd.log").read_text(errors="replace")[-2000:]
-    _unavailable(f"sshd did not start: {last_error}")
-    raise AssertionError("unreachable")
+    unavailable(f"sshd did not start: {last_error}")
 
 
 @pytest.fixture(scope="session")

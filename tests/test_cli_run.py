@@ -2,7 +2,9 @@
 
 Every `vp` call below is a separate engine with its own demo cloud process state,
 as separate `vp` processes would be: a detached job survives the `vp` that
-started it, and a later `vp logs --follow` picks it up.
+started it, and a later `vp logs --follow` picks it up. Files move by rsync when
+this machine has it and over SFTP when it does not (``VP_HIDE_RSYNC=1`` runs the
+whole file that way; ``no_rsync`` does it for one test in every run).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from requirements import missing, path_without, require
 
 from vp_tui.cli import main as vp
 
@@ -27,6 +30,12 @@ def demo_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "0.3")
     monkeypatch.delenv("VP_SIM_FAULTS", raising=False)
     yield
+
+
+@pytest.fixture
+def no_rsync(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """This machine without rsync: ``PATH`` keeps every other program."""
+    monkeypatch.setenv("PATH", path_without({"rsync"}, tmp_path / "bin-without-rsync"))
 
 
 @pytest.fixture
@@ -131,7 +140,8 @@ def test_sync_push_and_pull_paths(
     assert vp(["--demo", "sync", "push", "--project", str(project), "--json"]) == 0
     pushed = json.loads(capsys.readouterr().out)
     assert pushed["direction"] == "push" and pushed["files"] == 2
-    assert pushed["method"] == "rsync-native"  # Vast: through its transfer endpoint
+    # Vast: through its transfer endpoint, when there is an rsync here to reach it.
+    assert pushed["method"] == ("rsync-native" if missing("rsync") is None else "sftp")
     assert (
         vp(
             [
@@ -156,9 +166,41 @@ def test_sync_push_and_pull_paths(
     assert not (dest / "train.py").exists()
 
 
+@pytest.mark.parametrize("platform", ["vast", "runpod"])
+def test_without_rsync_run_and_sync_go_over_sftp(
+    no_rsync: None,
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    platform: str,
+) -> None:
+    rent(capsys, platform)
+    (project / "data").mkdir()
+    (project / "data" / "in.txt").write_text("input")
+    status = vp(["--demo", "run", "--project", str(project), "--", "python3", "train.py"])
+    captured = capsys.readouterr()
+    assert status == 5, captured.err
+    assert "epoch 1\n" in captured.out and "warning\n" in captured.out
+    assert (project / "outputs" / "weights ü.txt").read_text() == "w"
+    assert (project / "keep.txt").read_text() == "local only"
+
+    assert vp(["--demo", "sync", "push", "--project", str(project), "--json"]) == 0
+    pushed = json.loads(capsys.readouterr().out)
+    assert (pushed["method"], pushed["files"]) == ("sftp", 0)  # all there already
+    dest = tmp_path / "results"
+    pull = ["sync", "pull", "outputs", "data/in.txt", "--project", str(project)]
+    assert vp(["--demo", *pull, "--pull-to", str(dest), "--json"]) == 0
+    pulled = json.loads(capsys.readouterr().out)
+    assert (pulled["method"], pulled["files"]) == ("sftp", 2)
+    assert (dest / "outputs" / "weights ü.txt").read_text() == "w"
+    assert (dest / "data" / "in.txt").read_text() == "input"
+    assert not (dest / "train.py").exists()
+
+
 def test_ssh_runs_a_command_with_vp_keys(capsys: pytest.CaptureFixture[str]) -> None:
     import subprocess
 
+    require("ssh")
     instance_id = rent(capsys)
     # `vp ssh` hands the terminal to the system ssh; check the argv it builds works.
     from vp_tui.bootstrap import build_context

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import shutil
 import socket
 import stat
 import subprocess
@@ -17,6 +16,7 @@ import paramiko
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from requirements import require
 
 from vp_tui.config import SSHSettings
 from vp_tui.core.models import SSHEndpoint
@@ -195,8 +195,8 @@ def _system_ssh(remote: Remote, command: str) -> subprocess.CompletedProcess[str
     return subprocess.run(remote.ssh_command(command), capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.skipif(shutil.which("ssh") is None, reason="needs the OpenSSH client")
 def test_system_ssh_shares_the_known_hosts(ssh_host: TransportHost) -> None:
+    require("ssh")
     known = KnownHosts()
     # ssh first: it records the key under the alias (accept-new), paramiko agrees.
     alias = HostAlias("runpod", "pod-1")

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import paramiko
 import pytest
 
+from vp_tui.core.cancel import Cancelled
+from vp_tui.core.models import SSHEndpoint
+from vp_tui.remote.keys import HostAlias, Identity
 from vp_tui.remote.ssh import (
     CommandTimeout,
     ConnectionLost,
@@ -327,3 +334,135 @@ def test_silence_past_the_idle_timeout_counts_as_a_lost_connection(
     rest = remote.stream_job(job, offset=stream.offset)
     assert _collect(rest) == b"done\n"
     remote.close()
+
+
+# ------------------------------------------------------------ threads and cancelling
+
+
+def _open_transports() -> set[paramiko.Transport]:
+    """The SSH connections this process holds open (each is a paramiko Transport thread)."""
+    return {
+        thread
+        for thread in threading.enumerate()
+        if isinstance(thread, paramiko.Transport) and thread.is_active()
+    }
+
+
+def test_threads_connecting_at_once_share_one_connection(ssh_host: TransportHost) -> None:
+    before = _open_transports()
+    remote = Remote(ssh_host.endpoint, HostAlias("test", "threads"), identity=ssh_host.identity)
+    threads = 8
+    start = threading.Barrier(threads)
+    outputs: list[str] = []
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            start.wait(timeout=30)
+            remote.connect(timeout=30)
+            outputs.append(remote.run(f"echo {index}").out)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    try:
+        assert not errors, errors
+        assert sorted(outputs) == sorted(f"{i}\n" for i in range(threads))
+        assert len(_open_transports() - before) == 1
+    finally:
+        remote.close()
+    deadline = time.monotonic() + 10
+    while _open_transports() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _open_transports() - before
+
+
+def test_threads_using_a_new_remote_at_once_share_one_connection(
+    ssh_host: TransportHost,
+) -> None:
+    # Not connected first: every command connects on demand.
+    before = _open_transports()
+    remote = Remote(ssh_host.endpoint, HostAlias("test", "lazy"), identity=ssh_host.identity)
+    start = threading.Barrier(6)
+    results: list[int] = []
+
+    def work() -> None:
+        start.wait(timeout=30)
+        results.append(remote.run("true").rc)
+
+    workers = [threading.Thread(target=work) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    try:
+        assert results == [0] * 6
+        assert len(_open_transports() - before) == 1
+    finally:
+        remote.close()
+
+
+def _refusing_port() -> int:
+    """A loopback port nothing listens on (connections are refused at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _set_later(stop: threading.Event, seconds: float) -> threading.Timer:
+    timer = threading.Timer(seconds, stop.set)
+    timer.start()
+    return timer
+
+
+def test_stop_cancels_connect_retries() -> None:
+    endpoint = SSHEndpoint(host="127.0.0.1", port=_refusing_port(), user="nobody")
+    remote = Remote(endpoint, HostAlias("test", "refused"), identity=Identity(None))
+    attempts: list[int] = []
+    stop = threading.Event()
+    timer = _set_later(stop, 1.0)  # in the middle of a back-off sleep
+    started = time.monotonic()
+    try:
+        with pytest.raises(Cancelled):
+            remote.connect(timeout=120, on_retry=lambda n, _error: attempts.append(n), stop=stop)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 10  # generous: the bound is a fraction of a second
+    assert 1 <= len(attempts) < 10
+    assert not remote.is_connected
+
+
+def test_stop_ends_following_a_silent_job(remote: Remote) -> None:
+    job = _job_id()
+    remote.start_job(job, "echo started; sleep 60; echo never")
+    stop = threading.Event()
+    stream = remote.stream_job(job, stop=stop)
+    received = b""
+    while received != b"started\n":
+        received += next(stream)
+    timer = _set_later(stop, 0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(Cancelled):
+            next(stream)
+        assert time.monotonic() - started < 10  # generous: the bound is a fraction of a second
+        assert stream.offset == len(b"started\n")
+        # The job is not affected, and a new stream resumes where this one stopped.
+        assert remote.job_status(job).state == "running"
+    finally:
+        timer.cancel()
+        remote.cancel_job(job, grace=1)
+    rest = _collect(remote.stream_job(job, stream.offset))  # resumes after "started"
+    assert b"started" not in rest and b"never" not in rest
+
+
+def test_stop_set_before_a_command_cancels_it(remote: Remote) -> None:
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        remote.run("sleep 30", stop=stop)
+    assert remote.run("echo still usable").out == "still usable\n"

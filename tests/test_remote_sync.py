@@ -1,29 +1,41 @@
-"""Ignore rules and project sync (rsync and SFTP), against a real sshd and a demo SSH host."""
+"""Ignore rules and project sync (rsync and SFTP), against a real sshd and a demo SSH host.
+
+The rsync cases skip without rsync (and fail under ``VP_REQUIRE_SSHD=1``, see
+``requirements``); CI runs this file once more with ``VP_HIDE_RSYNC=1``, where
+they skip on purpose and every sync goes over SFTP.
+"""
 
 from __future__ import annotations
 
+import getpass
 import itertools
 import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from requirements import require
 
 from vp_tui.config import DEFAULT_EXCLUDES
+from vp_tui.core.cancel import Cancelled
+from vp_tui.core.models import SSHEndpoint
 from vp_tui.remote.ignore import IgnoreRules, load_rules, parse_rule
+from vp_tui.remote.keys import HostAlias, Identity
 from vp_tui.remote.ssh import Remote
 from vp_tui.remote.sync import RSYNC_INSTALL_SCRIPT, Syncer, SyncProgress
 
 if TYPE_CHECKING:
-    from sshd_fixture import TransportHost
+    from sshd_fixture import TransportHost, _DemoServer
 
 pytest_plugins = ["sshd_fixture"]
-
-needs_rsync = pytest.mark.skipif(shutil.which("rsync") is None, reason="needs rsync")
 
 # ------------------------------------------------------------------- ignore rules
 
@@ -139,12 +151,12 @@ def test_settings_patterns_use_rsync_syntax() -> None:
     assert rules.ignored("x/y.pyc", False)
 
 
-@needs_rsync
 @pytest.mark.parametrize("nested", [False, True], ids=["flat", "nested"])
 @pytest.mark.parametrize("gitignore,vpignore", CASES)
 def test_rsync_filter_selects_what_the_matcher_selects(
     tmp_path: Path, gitignore: str, vpignore: str, nested: bool
 ) -> None:
+    require("rsync")
     source, copy = tmp_path / "src", tmp_path / "copy"
     source.mkdir()
     _case_project(source, gitignore, vpignore, nested)
@@ -157,24 +169,106 @@ def test_rsync_filter_selects_what_the_matcher_selects(
     assert _tree(copy) == {rel for rel, _ in rules.walk(source)}
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def _git_untracked(root: Path) -> set[str]:
+    """The files git would add in ``root`` (its ignore rules applied)."""
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    listed = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "--others", "--exclude-standard", "-z"],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return {path for path in listed.split("\0") if path}
+
+
 @pytest.mark.parametrize("nested", [False, True], ids=["flat", "nested"])
 @pytest.mark.parametrize("gitignore", sorted({case[0] for case in CASES}))
 def test_gitignore_matching_agrees_with_git(tmp_path: Path, gitignore: str, nested: bool) -> None:
+    require("git")
     _build(tmp_path, [name for name in TREE if not name.startswith(".git/")])
     if gitignore:
         (tmp_path / ".gitignore").write_text(gitignore)
     if nested:
         (tmp_path / "sub/.gitignore").write_text(NESTED["sub/.gitignore"])
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    listed = subprocess.run(
-        ["git", "-C", str(tmp_path), "ls-files", "--others", "--exclude-standard", "-z"],
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
     rules = load_rules(tmp_path, [".git"], vpignore=False)
     ours = {rel for rel, st in rules.walk(tmp_path) if not (tmp_path / rel).is_dir()}
-    assert ours == {path for path in listed.split("\0") if path}
+    assert ours == _git_untracked(tmp_path)
+
+
+# Lines git cannot use as patterns (it skips them) next to odd ones it can.
+ODD_LINES = ["a[]b.txt", "[]]", "x[", "[!]]x", "trailing\\", "*.log"]
+ODD_FILES = ["a[]b.txt", "a]b.txt", "ab.txt", "]", "z", "x[", "ax", "]x", "trailing\\", "k.log"]
+
+
+def test_lines_git_cannot_use_are_skipped_not_fatal(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    _build(root, ODD_FILES)
+    (root / ".gitignore").write_text("".join(line + "\n" for line in ODD_LINES))
+    for line in ["a[]b.txt", "x[", "trailing\\", "[", "[!]", "[]", "[z-a]"]:
+        assert parse_rule(line) is None, line  # (git matches "z" with "[z-a]"; pathspec nothing)
+    rules = load_rules(root, [".git"])
+    kept = {rel for rel, _ in rules.walk(root)}
+    # "[]]" names the file "]"; "[!]]x" any two-character name ending in "x" but "]x".
+    assert kept == {".gitignore", "a[]b.txt", "a]b.txt", "ab.txt", "z", "x[", "]x", "trailing\\"}
+    assert "[]]" in rules.rsync_filter() and "a[]b.txt" not in rules.rsync_filter()
+
+
+def test_lines_git_cannot_use_agree_with_git(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    require("git")
+    _build(root, ODD_FILES)
+    (root / ".gitignore").write_text("".join(line + "\n" for line in ODD_LINES))
+    rules = load_rules(root, [".git"], vpignore=False)
+    assert {rel for rel, _ in rules.walk(root)} == _git_untracked(root)
+
+
+def test_rsync_filter_agrees_on_lines_git_cannot_use(tmp_path: Path) -> None:
+    require("rsync")
+    source, copy = tmp_path / "src", tmp_path / "copy"
+    _build(source, ODD_FILES)
+    (source / ".gitignore").write_text("".join(line + "\n" for line in ODD_LINES))
+    rules = load_rules(source, [".git"])
+    (tmp_path / "filter").write_text(rules.rsync_filter())
+    subprocess.run(
+        ["rsync", "-a", f"--filter=merge {tmp_path / 'filter'}", f"{source}/", f"{copy}/"],
+        check=True,
+    )
+    assert _tree(copy) == {rel for rel, _ in rules.walk(source)}
+
+
+PATHS = ["a", "a/b", "x/a", "a b/c.txt", "]", "ü/ß", "deep/er/still/x.py", "[", "\\"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(
+        st.text(st.sampled_from("ab*?[]!^-\\/# .xü:\r"), max_size=12) | st.text(max_size=12),
+        max_size=6,
+    ),
+    syntax=st.sampled_from(["gitignore", "rsync"]),
+)
+def test_any_line_is_a_rule_or_nothing_never_an_error(lines: list[str], syntax: str) -> None:
+    rules = IgnoreRules()
+    for line in lines:
+        rule = parse_rule(line, "sub/", ".gitignore", syntax)  # type: ignore[arg-type]
+        if rule is not None:
+            rules.extend([rule])
+    for path in PATHS:
+        for is_dir in (False, True):
+            rules.ignored(path, is_dir)
+            rules.excluded("sub/" + path, is_dir)
+    rules.rsync_filter()
+
+
+@settings(max_examples=50, deadline=None)
+@given(text=st.text(st.sampled_from("ab*[]!\\/\n "), max_size=40))
+def test_any_ignore_file_loads(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    root = tmp_path_factory.mktemp("any")
+    _build(root, ["a", "b/a", "]", "a[]b"])
+    (root / ".gitignore").write_text(text)
+    (root / "b" / ".vpignore").write_text(text)
+    rules = load_rules(root, DEFAULT_EXCLUDES)
+    assert {rel for rel, _ in rules.walk(root)} <= _tree(root)
+    rules.rsync_filter()
 
 
 # -------------------------------------------------------------------------- sync
@@ -208,10 +302,14 @@ def _syncer(
     )
 
 
-METHODS = [pytest.param("rsync", marks=needs_rsync), "sftp"]
+@pytest.fixture(params=["rsync", "sftp"])
+def method(request: pytest.FixtureRequest) -> str:
+    """Each sync test runs once per transport (the rsync one needs rsync here)."""
+    if request.param == "rsync":
+        require("rsync")
+    return str(request.param)
 
 
-@pytest.mark.parametrize("method", METHODS)
 def test_push_honours_settings_gitignore_and_vpignore(
     ssh_host: TransportHost, remote: Remote, project: Path, method: str
 ) -> None:
@@ -229,7 +327,6 @@ def test_push_honours_settings_gitignore_and_vpignore(
     assert result.files == sum(1 for rel in expected if (project / rel).is_file())
 
 
-@pytest.mark.parametrize("method", METHODS)
 def test_push_keeps_odd_names_contents_and_times(
     ssh_host: TransportHost, remote: Remote, project: Path, method: str
 ) -> None:
@@ -256,7 +353,6 @@ def test_push_keeps_odd_names_contents_and_times(
     assert os.access(copy / "script.sh", os.X_OK)
 
 
-@pytest.mark.parametrize("method", METHODS)
 def test_push_again_sends_only_changes_and_deletes_only_when_asked(
     ssh_host: TransportHost, remote: Remote, project: Path, method: str
 ) -> None:
@@ -286,7 +382,6 @@ def test_push_again_sends_only_changes_and_deletes_only_when_asked(
     assert result.deleted >= 3
 
 
-@pytest.mark.parametrize("method", METHODS)
 def test_pull_brings_results_and_keeps_local_files(
     ssh_host: TransportHost, remote: Remote, project: Path, method: str
 ) -> None:
@@ -314,7 +409,6 @@ def test_pull_brings_results_and_keeps_local_files(
     assert result.files == 3
 
 
-@pytest.mark.parametrize("method", METHODS)
 def test_pull_named_paths_into_another_dir(
     ssh_host: TransportHost, remote: Remote, project: Path, tmp_path: Path, method: str
 ) -> None:
@@ -341,7 +435,6 @@ def test_pull_named_paths_into_another_dir(
         syncer.pull(["../etc"])
 
 
-@pytest.mark.parametrize("method", METHODS)
 def test_progress_reaches_the_total(
     ssh_host: TransportHost, remote: Remote, project: Path, method: str
 ) -> None:
@@ -355,10 +448,10 @@ def test_progress_reaches_the_total(
     assert all(a.bytes <= b.bytes for a, b in itertools.pairwise(seen))
 
 
-@needs_rsync
 def test_missing_rsync_on_the_instance_falls_back_to_sftp(
     ssh_host: TransportHost, remote: Remote, project: Path
 ) -> None:
+    require("rsync")
     _build(project, ["a.txt", "sp ace/ü.txt"])
     syncer = _syncer(
         remote, ssh_host, project, "auto", remote_rsync="/nonexistent/rsync", install_rsync=False
@@ -383,10 +476,10 @@ def test_missing_local_rsync_falls_back_to_sftp(
     assert (project / "new.txt").read_text() == "back"
 
 
-@needs_rsync
 def test_rsync_install_script_uses_the_package_manager(
     ssh_host: TransportHost, remote: Remote, tmp_path: Path
 ) -> None:
+    require("rsync")
     # An instance whose PATH has a package manager but no rsync (yet).
     bin_dir = ssh_host.local_root / "bin"
     bin_dir.mkdir()
@@ -440,3 +533,199 @@ def test_remote_paths_for_old_rsync_survive_the_remote_shell() -> None:
             check=True,
         ).stdout.decode()
         assert echoed == path
+
+
+# ------------------------------------------------- the whole /workspace of a demo host
+
+
+@pytest.fixture
+def workspace_host(demo_ssh: _DemoServer, tmp_path: Path) -> Iterator[tuple[Remote, Path]]:
+    """A demo host of the test's own, whose whole ``/workspace`` the test may sync."""
+    name = f"test:ws-{tmp_path.name}"
+    sandbox = tmp_path / "workspace"
+    sandbox.mkdir()
+    host, port = demo_ssh.hosts.ensure_host(
+        name, sandbox, authorized_keys=lambda: list(demo_ssh.authorized)
+    )
+    remote = Remote(
+        SSHEndpoint(host=host, port=port, user=getpass.getuser()),
+        HostAlias("test", f"ws-{tmp_path.name}"),
+        identity=Identity(demo_ssh.key),
+        connect_timeout=10,
+    ).connect(timeout=30)
+    try:
+        yield remote, sandbox
+    finally:
+        remote.close()
+        demo_ssh.hosts.remove_host(name)
+
+
+def test_sftp_syncs_the_whole_workspace_of_a_demo_host(
+    workspace_host: tuple[Remote, Path], project: Path
+) -> None:
+    remote, sandbox = workspace_host
+    _build(project, ["train.py", "data/x.csv", "old.txt"])
+    syncer = Syncer(remote, project, remote_dir="/workspace", method="sftp")
+    assert syncer.push().files == 3
+    assert _tree(sandbox) == {"train.py", "data", "data/x.csv", "old.txt"}
+    assert syncer.push().files == 0  # what is there already is compared, not sent again
+    (project / "old.txt").unlink()
+    assert syncer.push(delete=True).deleted == 1
+    assert not (sandbox / "old.txt").exists()
+
+    _build(sandbox, ["outputs/weights ü.bin", "log.txt"])
+    result = syncer.pull()
+    assert (result.method, result.files) == ("sftp", 2)
+    assert (
+        project / "outputs" / "weights ü.bin"
+    ).read_text() == "content of outputs/weights ü.bin\n"
+    assert (project / "log.txt").exists()
+    assert syncer.pull().files == 0
+
+
+# ------------------------------------------------------------------------- cancelling
+
+
+def test_stop_set_before_a_sync_cancels_it(
+    ssh_host: TransportHost, remote: Remote, project: Path, method: str
+) -> None:
+    _build(project, ["a.txt"])
+    stop = threading.Event()
+    stop.set()
+    syncer = _syncer(remote, ssh_host, project, method)
+    with pytest.raises(Cancelled):
+        syncer.push(stop=stop)
+    with pytest.raises(Cancelled):
+        syncer.pull(stop=stop)
+    assert not (ssh_host.local_root / "proj" / "a.txt").exists()
+
+
+BIG = {"one.bin": 3_000_000, "two.bin": 3_000_000, "three.bin": 3_000_000}
+
+
+def _stop_after_first_block(stop: threading.Event) -> Callable[[SyncProgress], None]:
+    def progress(report: SyncProgress) -> None:
+        if report.bytes > 0:
+            stop.set()
+
+    return progress
+
+
+def _partials(root: Path) -> list[str]:
+    return [name for name in _tree(root) if name.endswith(".vp-partial")]
+
+
+def test_sftp_stops_within_a_file_and_leaves_no_partial_copy(
+    ssh_host: TransportHost, remote: Remote, project: Path, tmp_path: Path
+) -> None:
+    for name, size in BIG.items():
+        (project / name).write_bytes(os.urandom(size))
+    syncer = _syncer(remote, ssh_host, project, "sftp")
+    copy = ssh_host.local_root / "proj"
+    stop = threading.Event()
+    with pytest.raises(Cancelled):
+        syncer.push(progress=_stop_after_first_block(stop), stop=stop)
+    assert _partials(copy) == []
+    assert not set(BIG) <= _tree(copy)
+
+    assert syncer.push().files >= 1  # the rest
+    assert _tree(copy) >= set(BIG)
+    stop = threading.Event()
+    dest = tmp_path / "back"
+    with pytest.raises(Cancelled):
+        syncer.pull(dest=dest, progress=_stop_after_first_block(stop), stop=stop)
+    assert _partials(dest) == []
+    assert not set(BIG) <= _tree(dest)
+    assert remote.run("echo still usable").out == "still usable\n"
+
+
+def test_cancelled_sftp_pulls_leave_the_connection_usable(
+    ssh_host: TransportHost, remote: Remote, project: Path, tmp_path: Path
+) -> None:
+    # No read request may follow the SFTP session's close: OpenSSH drops the whole
+    # connection (and every job stream on it) for one.
+    copy = ssh_host.local_root / "proj"
+    copy.mkdir()
+    (copy / "large.bin").write_bytes(os.urandom(20_000_000))
+    syncer = _syncer(remote, ssh_host, project, "sftp")
+    for attempt in range(5):
+        stop = threading.Event()
+        dest = tmp_path / f"back-{attempt}"
+        with pytest.raises(Cancelled):
+            syncer.pull(dest=dest, progress=_stop_after_first_block(stop), stop=stop)
+        assert _partials(dest) == []
+        assert remote.is_connected
+    assert syncer.pull().files == 1
+    assert (project / "large.bin").read_bytes() == (copy / "large.bin").read_bytes()
+
+
+def _rsync_children() -> list[int]:
+    """rsync processes this test process started and that still run."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rpartition(")")[2].split()
+        if name == "rsync" and int(fields[1]) == os.getpid() and fields[0] not in "ZX":
+            found.append(int(entry))
+    return found
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs (zombies do not count)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in "ZX":
+            return True
+    return False
+
+
+def test_stop_terminates_rsync_and_its_ssh(
+    ssh_host: TransportHost, remote: Remote, project: Path
+) -> None:
+    require("rsync")
+    if not os.path.isdir("/proc"):
+        pytest.skip("needs /proc to see the rsync process")
+    _build(project, ["a.txt"])
+    # The instance's rsync takes its time to start: the transfer hangs until cancelled.
+    syncer = _syncer(remote, ssh_host, project, "rsync", remote_rsync="sleep 60; rsync")
+    stop = threading.Event()
+    started: list[int] = []
+    set_at: list[float] = []
+
+    def cancel_once_rsync_runs() -> None:
+        deadline = time.monotonic() + 30
+        while not started and time.monotonic() < deadline:
+            started.extend(_rsync_children())
+            time.sleep(0.02)
+        time.sleep(0.3)
+        set_at.append(time.monotonic())
+        stop.set()
+
+    watcher = threading.Thread(target=cancel_once_rsync_runs)
+    watcher.start()
+    try:
+        with pytest.raises(Cancelled):
+            syncer.push(stop=stop)
+        cancelled_at = time.monotonic()
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+    assert started, "rsync never started"
+    assert cancelled_at - set_at[0] < 10  # generous: the bound is a fraction of a second
+    # rsync ran in a session of its own (its pid is the group id): rsync and ssh are gone.
+    deadline = time.monotonic() + 10
+    while _group_alive(started[0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _group_alive(started[0])
+    assert _rsync_children() == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import shlex
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -15,13 +14,18 @@ from pathlib import Path
 import asyncssh
 import paramiko
 import pytest
+from requirements import require
 
 from vp_tui.sim.ssh_host import DemoSSHHosts, rewrite_workspace
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("ssh") and shutil.which("rsync") and os.path.isdir("/proc")),
-    reason="needs the OpenSSH client, rsync and /proc",
-)
+pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+
+
+@pytest.fixture(autouse=True)
+def _clients() -> None:
+    """The OpenSSH client and rsync (skip without them; fail under VP_REQUIRE_SSHD)."""
+    require("ssh", "rsync")
+
 
 INSTANCE = "vast:4242"
 MB10 = 10 * 1024 * 1024

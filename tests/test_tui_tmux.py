@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from requirements import require
 
 pytestmark = pytest.mark.tmux
 
@@ -56,10 +57,7 @@ class Terminal:
 
 @pytest.fixture
 def terminal(tmp_path: Path) -> Iterator[Terminal]:
-    if TMUX is None:
-        if os.environ.get("VP_REQUIRE_SSHD") == "1":
-            pytest.fail("tmux is required for the end-to-end test (CI installs it)")
-        pytest.skip("tmux is not installed")
+    require("tmux")
     name = f"vp-tui-test-{uuid.uuid4().hex[:8]}"
     project = tmp_path / "project"
     project.mkdir()

@@ -5,7 +5,6 @@ direct SSH rsync when that path is refused."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from demo_helpers import rent
+from requirements import require
 
 from vp_tui.bootstrap import Context
 from vp_tui.core.models import Instance, TransferEndpoint
@@ -54,8 +54,7 @@ def vast(context: Context) -> VastPlatform:
 @pytest.fixture
 def remote(context: Context, rented: Instance) -> Remote:
     """The engine's SSH connection to the instance (for tests that run rsync)."""
-    if shutil.which("rsync") is None or shutil.which("ssh") is None:
-        pytest.skip("needs rsync and the OpenSSH client")
+    require("rsync", "ssh")
     return context.job_service.remote(rented)
 
 

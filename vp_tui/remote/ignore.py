@@ -15,17 +15,25 @@ Semantics (git's, last matching rule wins):
 * ``!pattern`` re-includes, ``pattern/`` matches directories only, a leading
   ``/`` or a ``/`` inside anchors the pattern to its file's directory, ``**``
   spans directories; as in git, nothing inside an excluded directory can be
-  re-included.
+  re-included;
+* glob syntax is git's, compiled by :mod:`pathspec` (``pathspec.GitIgnoreSpec``);
+  a line git cannot use (an unclosed or empty ``[`` class such as ``a[]b.txt``,
+  a trailing lone backslash) is skipped the way git skips it: it matches
+  nothing and is left out of the rsync filter too. So is a line pathspec
+  rejects, such as the reversed range ``[z-a]``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+import pathspec
 
 Syntax = Literal["gitignore", "rsync"]
 
@@ -47,12 +55,17 @@ class Rule:
     source: str
     syntax: Syntax
     regex: re.Pattern[str] = field(compare=False, repr=False)
+    """Matches the paths the pattern names, relative to ``base``."""
 
     def matches(self, path: str, is_dir: bool) -> bool:
         """Whether the rule applies to ``path`` (relative, ``/``-separated)."""
         if self.dir_only and not is_dir:
             return False
-        return self.regex.match(path) is not None
+        if self.base:
+            if not path.startswith(self.base):
+                return False
+            path = path[len(self.base) :]
+        return self.regex.search(path) is not None
 
     def rsync_patterns(self) -> list[str]:
         """The same rule as rsync patterns (without the ``+``/``-`` prefix)."""
@@ -87,40 +100,30 @@ def _zero_dir_variants(pattern: str) -> list[str]:
     return [head + "/**" + tail for tail in tails] + [head + tail for tail in tails]
 
 
-def _glob_to_regex(pattern: str) -> str:
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        if pattern.startswith("**/", i) and (i == 0 or pattern[i - 1] == "/"):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[":
-            end = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "^") else i + 1)
-            if end < 0:
-                out.append(re.escape("["))
-                i += 1
-                continue
-            body = pattern[i + 1 : end]
-            if body[:1] in ("!", "^"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end + 1
-        elif pattern[i] == "\\" and i + 1 < n:
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return "".join(out)
+_DIR_MARK = "ps_d"
+"""pathspec's name for the group that matches the ``/`` after a directory a pattern named,
+i.e. a match of one of the path's parents rather than of the path itself."""
+
+
+def _compile(glob: str, anchored: bool) -> re.Pattern[str] | None:
+    """A regex matching exactly the paths ``glob`` names (relative to the rule's base),
+    or None when git would never match anything with it."""
+    line = ("/" if anchored else "**/") + glob
+    # A class such as "[[]" compiles to a regex Python warns about ("possible nested set").
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            patterns = pathspec.GitIgnoreSpec.from_lines([line]).patterns
+        except (ValueError, re.error):  # e.g. a trailing lone backslash, or "[z-a]"
+            return None
+        regex = patterns[0].regex if patterns else None
+        if regex is None or patterns[0].include is None:  # e.g. "a[]b.txt"
+            return None
+        if _DIR_MARK not in regex.groupindex:
+            return re.compile(regex.pattern, re.S)
+        # pathspec also matches everything below a directory the pattern names; refuse
+        # those matches: the rules judge each path by itself and the walk prunes.
+        return re.compile(f"(?:{regex.pattern})(?({_DIR_MARK})(?!))", re.S)
 
 
 def parse_rule(
@@ -159,10 +162,10 @@ def parse_rule(
             anchored = True
     else:
         anchored = False
-    body = _glob_to_regex(text)
-    prefix = re.escape(base)
-    regex = f"^{prefix}{body}$" if anchored else f"^{prefix}(?:.*/)?{body}$"
-    return Rule(text, negated, dir_only, anchored, base, source, syntax, re.compile(regex, re.S))
+    regex = _compile(text, anchored)
+    if regex is None:
+        return None
+    return Rule(text, negated, dir_only, anchored, base, source, syntax, regex)
 
 
 @dataclass
@@ -253,7 +256,7 @@ def load_rules(
             source = rel_dir + name
             found[name] += [
                 rule
-                for line in text.splitlines()
+                for line in text.split("\n")
                 if (rule := parse_rule(line, rel_dir, source)) is not None
             ]
         current = IgnoreRules(rules.rules + [r for name in names for r in found[name]])

@@ -20,6 +20,7 @@ import secrets
 import select
 import shlex
 import socket
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ import fabric
 import paramiko
 
 from vp_tui.config import Settings
+from vp_tui.core import cancel
+from vp_tui.core.cancel import Cancelled
 from vp_tui.core.models import Instance, SSHEndpoint
 from vp_tui.remote.keys import (
     HostAlias,
@@ -43,6 +46,7 @@ from vp_tui.remote.keys import (
 )
 
 __all__ = [
+    "Cancelled",
     "CommandResult",
     "CommandTimeout",
     "ConnectError",
@@ -417,7 +421,8 @@ class Remote:
 
     Host keys are checked against vp-tui's known_hosts under the instance's
     alias (trust on first use). One ``Remote`` may be used from several threads
-    at once: every operation opens its own channel on the shared connection.
+    at once: they share one connection (the first to need it opens it, the
+    others wait for it) and every operation opens its own channel on it.
     """
 
     detachers: tuple[str, ...] = ("setsid", "python3")
@@ -439,6 +444,7 @@ class Remote:
         self.known_hosts = known_hosts or KnownHosts()
         self.connect_timeout = connect_timeout
         self._connection: fabric.Connection | None = None
+        self._connect_lock = threading.RLock()
 
     @classmethod
     def for_instance(cls, instance: Instance, settings: Settings | None = None) -> Remote:
@@ -473,41 +479,63 @@ class Remote:
         self,
         timeout: float = 60.0,
         on_retry: Callable[[int, Exception], None] | None = None,
+        *,
+        stop: threading.Event | None = None,
     ) -> Remote:
         """Connect, retrying with backoff while the instance boots, for up to ``timeout`` s.
 
         Refused connections, missing banners and rejected keys (not yet
         installed on a booting instance) are retried; a changed host key or an
         unusable local key is raised at once. ``on_retry(attempt, error)`` is
-        called before each wait.
+        called before each wait. Threads calling at once share one connection.
+        Setting ``stop`` raises :class:`Cancelled` (between attempts: an attempt
+        itself lasts at most ``connect_timeout``).
         """
-        if self.is_connected:
-            return self
-        self.close()
-        key = self.identity.load_key()
-        started = time.monotonic()
-        deadline = started + timeout
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                self._connection = self._open(key)
+        with self._connecting(stop):
+            if self.is_connected:
                 return self
-            except (HostKeyChanged, SSHKeyError):
-                raise
-            except _TRANSIENT as exc:
-                last: Exception = exc
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ConnectError(self._connect_failure(last, attempt, time.monotonic() - started))
-            if on_retry is not None:
-                on_retry(attempt, last)
-            time.sleep(min(remaining, 0.25 * 2 ** min(attempt - 1, 5)))
+            self.close()
+            key = self.identity.load_key()
+            started = time.monotonic()
+            deadline = started + timeout
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    self._connection = self._open(key)
+                    return self
+                except (HostKeyChanged, SSHKeyError):
+                    raise
+                except _TRANSIENT as exc:
+                    last: Exception = exc
+                cancel.check(stop, "connecting cancelled")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    elapsed = time.monotonic() - started
+                    raise ConnectError(self._connect_failure(last, attempt, elapsed))
+                if on_retry is not None:
+                    on_retry(attempt, last)
+                cancel.pause(
+                    min(remaining, 0.25 * 2 ** min(attempt - 1, 5)), stop, "connecting cancelled"
+                )
 
-    def reconnect(self, timeout: float = 60.0) -> Remote:
+    def reconnect(self, timeout: float = 60.0, *, stop: threading.Event | None = None) -> Remote:
         """Drop the current connection (if any) and connect again."""
-        self.close()
-        return self.connect(timeout)
+        with self._connecting(stop):
+            self.close()
+            return self.connect(timeout, stop=stop)
+
+    @contextlib.contextmanager
+    def _connecting(self, stop: threading.Event | None) -> Iterator[None]:
+        """Hold the connect lock (one thread connects, the others wait to share its
+        connection), waiting for it no longer than ``stop`` allows."""
+        while not self._connect_lock.acquire(timeout=0.1):
+            cancel.check(stop, "connecting cancelled")
+        try:
+            cancel.check(stop, "connecting cancelled")
+            yield
+        finally:
+            self._connect_lock.release()
 
     def _open(self, key: paramiko.PKey | None) -> fabric.Connection:
         timeout = self.connect_timeout
@@ -583,10 +611,10 @@ class Remote:
                 connection.close()
 
     def _transport(self) -> paramiko.Transport:
-        if self._connection is None:
-            self.connect(timeout=self.connect_timeout)
-        assert self._connection is not None
-        transport = self._connection.transport
+        connection = self._connection
+        if connection is None:
+            connection = self.connect(timeout=self.connect_timeout)._connection
+        transport = connection.transport if connection is not None else None
         if transport is None or not transport.is_active():
             raise ConnectionLost(f"the connection to {self.alias.describe()} was lost")
         return transport
@@ -617,15 +645,18 @@ class Remote:
         *,
         timeout: float | None = None,
         idle_timeout: float | None = None,
+        stop: threading.Event | None = None,
     ) -> Iterator[bytes]:
         """Yield stdout chunks as they arrive, hand stderr to ``on_stderr``; return at EOF.
 
         ``timeout`` bounds the whole command (:class:`CommandTimeout`);
-        ``idle_timeout`` bounds silence on both streams (:class:`ConnectionLost`).
+        ``idle_timeout`` bounds silence on both streams (:class:`ConnectionLost`);
+        setting ``stop`` raises :class:`Cancelled` within a fraction of a second.
         """
         start = last = time.monotonic()
         try:
             while True:
+                cancel.check(stop, "cancelled")
                 active = False
                 if channel.recv_stderr_ready():
                     on_stderr(channel.recv_stderr(_CHUNK))
@@ -649,7 +680,7 @@ class Remote:
                     )
                 if idle_timeout is not None and now - last > idle_timeout:
                     raise self._lost(f"nothing heard for {idle_timeout:g} s")
-                select.select([channel], [], [], 0.5)
+                select.select([channel], [], [], 0.5 if stop is None else 0.2)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise self._lost(str(exc) or type(exc).__name__) from None
 
@@ -669,18 +700,24 @@ class Remote:
     # ---------------------------------------------------------------- commands
 
     def run(
-        self, command: str, timeout: float | None = 60.0, *, check: bool = False
+        self,
+        command: str,
+        timeout: float | None = 60.0,
+        *,
+        check: bool = False,
+        stop: threading.Event | None = None,
     ) -> CommandResult:
         """Run a short command (through the login shell) and collect its output.
 
         For anything that may print a lot, start a job and stream it instead.
-        ``check`` raises :class:`RemoteError` on a non-zero exit code.
+        ``check`` raises :class:`RemoteError` on a non-zero exit code; setting
+        ``stop`` raises :class:`Cancelled` and closes the command's channel.
         """
         channel = self._open_channel(command)
         out: list[bytes] = []
         err: list[bytes] = []
         try:
-            for chunk in self._pump(channel, err.append, timeout=timeout):
+            for chunk in self._pump(channel, err.append, timeout=timeout, stop=stop):
                 out.append(chunk)
             rc = self._finish(channel)
         finally:
@@ -739,7 +776,14 @@ class Remote:
                 f"{result.err.strip()[-1000:]}"
             )
 
-    def stream_job(self, job_id: str, offset: int = 0, *, idle_timeout: float = 30.0) -> JobStream:
+    def stream_job(
+        self,
+        job_id: str,
+        offset: int = 0,
+        *,
+        idle_timeout: float = 30.0,
+        stop: threading.Event | None = None,
+    ) -> JobStream:
         """The job's output from byte ``offset`` on, as chunks of bytes, until the job ends.
 
         Iterate the returned :class:`JobStream`; ``stream.offset`` counts the bytes
@@ -747,12 +791,14 @@ class Remote:
         :class:`JobStatus` after the last chunk. On :class:`ConnectionLost`,
         reconnect and call ``stream_job(job_id, stream.offset)``: no byte is lost
         or repeated. ``idle_timeout`` is how long total silence (no output, no
-        heartbeat) means the connection is dead.
+        heartbeat) means the connection is dead. Setting ``stop`` ends the
+        iteration with :class:`Cancelled` (the job keeps running; resume from
+        ``stream.offset``).
         """
         _check_job_id(job_id)
         if offset < 0:
             raise ValueError("offset must be >= 0")
-        return JobStream(self, job_id, offset, idle_timeout)
+        return JobStream(self, job_id, offset, idle_timeout, stop)
 
     def job_status(self, job_id: str) -> JobStatus:
         """Whether the job runs, how it ended, and how much output it wrote."""
@@ -827,12 +873,21 @@ class JobStream(Iterator[bytes]):
     job's final status once iteration has ended.
     """
 
-    def __init__(self, remote: Remote, job_id: str, offset: int, idle_timeout: float) -> None:
+    def __init__(
+        self,
+        remote: Remote,
+        job_id: str,
+        offset: int,
+        idle_timeout: float,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.job_id = job_id
         self.offset = offset
         self.status: JobStatus | None = None
         self._remote = remote
         self._idle_timeout = idle_timeout
+        self._stop = stop
+        self._commands = 0
         self._chunks = self._run()
 
     def __iter__(self) -> JobStream:
@@ -863,7 +918,8 @@ class JobStream(Iterator[bytes]):
                 self.status = status
                 return
             if idle_follow:
-                time.sleep(0.5)  # the follower could not follow (no `tail`?): poll gently
+                # The follower could not follow (no `tail`?): poll gently.
+                cancel.pause(0.5, self._stop, "following the job cancelled")
             # 2. Follow until the job ends (or the follower stops for any reason).
             before = self.offset
             started = time.monotonic()
@@ -876,6 +932,10 @@ class JobStream(Iterator[bytes]):
     def _command(self, script: str, errors: list[bytes] | None) -> Generator[bytes, None, int]:
         """Run one script, yielding its stdout; stderr goes to ``errors`` (or nowhere)."""
         remote = self._remote
+        if self._commands and remote._connection is None:
+            # Closed while we followed: say so, rather than quietly logging in again.
+            raise ConnectionLost(f"the connection to {remote.alias.describe()} was closed")
+        self._commands += 1
         channel = remote._open_channel("sh -c " + shlex.quote(script))
 
         def on_stderr(data: bytes) -> None:
@@ -883,7 +943,10 @@ class JobStream(Iterator[bytes]):
                 errors.append(data)
 
         try:
-            for chunk in remote._pump(channel, on_stderr, idle_timeout=self._idle_timeout):
+            chunks = remote._pump(
+                channel, on_stderr, idle_timeout=self._idle_timeout, stop=self._stop
+            )
+            for chunk in chunks:
                 self.offset += len(chunk)
                 yield chunk
             return remote._finish(channel)

@@ -20,6 +20,11 @@ fallback when that fails.
 A pull never deletes local files and never overwrites a local file that is
 newer than the instance's copy; a push deletes files on the instance only with
 ``delete=True`` (and never files the rules exclude).
+
+Both take ``stop``: setting it raises :class:`~vp_tui.core.cancel.Cancelled`
+within a fraction of a second, with rsync (and the ssh it started) terminated,
+or the SFTP transfer abandoned between two blocks of a file and its partial
+copy removed. Files already transferred stay.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ import contextlib
 import os
 import posixpath
 import re
+import select
 import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -43,6 +50,7 @@ from typing import Literal
 import paramiko
 
 from vp_tui.config import DEFAULT_EXCLUDES, Settings
+from vp_tui.core import cancel
 from vp_tui.core.models import SSHEndpoint, TransferEndpoint
 from vp_tui.remote.ignore import IgnoreRules, load_rules
 from vp_tui.remote.keys import HostAlias, RemoteError, ssh_options
@@ -286,7 +294,7 @@ class Syncer:
 
     # -------------------------------------------------------------- transport
 
-    def _choose(self) -> tuple[Method, str | None]:
+    def _choose(self, stop: threading.Event | None = None) -> tuple[Method, str | None]:
         if self.method == "sftp":
             return "sftp", None
         problem = _local_rsync_problem(self.local_rsync)
@@ -294,20 +302,21 @@ class Syncer:
             if self.method == "rsync":
                 raise SyncError(problem)
             return "sftp", problem
-        ready, reason = self._remote_rsync()
+        ready, reason = self._remote_rsync(stop)
         if ready:
             return "rsync", None
         if self.method == "rsync":
             raise SyncError(reason or "rsync is not available on the instance")
         return "sftp", reason
 
-    def _remote_rsync(self) -> tuple[bool, str | None]:
+    def _remote_rsync(self, stop: threading.Event | None = None) -> tuple[bool, str | None]:
         if self._rsync_ready is None:
             check = f"command -v {shlex.quote(self.remote_rsync.split()[-1])} >/dev/null 2>&1"
-            if self.remote.run(check, timeout=30).rc == 0:
+            if self.remote.run(check, timeout=30, stop=stop).rc == 0:
                 self._rsync_ready = (True, None)
             elif self.install_rsync and self.remote_rsync == "rsync":
-                result = self.remote.run("sh -c " + shlex.quote(RSYNC_INSTALL_SCRIPT), timeout=600)
+                install = "sh -c " + shlex.quote(RSYNC_INSTALL_SCRIPT)
+                result = self.remote.run(install, timeout=600, stop=stop)
                 if result.rc == 0:
                     self._rsync_ready = (True, None)
                 else:
@@ -330,34 +339,41 @@ class Syncer:
             and self.remote_dir.startswith("/")
         )
 
-    def _ensure_remote_dir(self) -> None:
-        self.remote.run(f"mkdir -p {remote_path_word(self.remote_dir)}", timeout=60, check=True)
+    def _ensure_remote_dir(self, stop: threading.Event | None = None) -> None:
+        command = f"mkdir -p {remote_path_word(self.remote_dir)}"
+        self.remote.run(command, timeout=60, check=True, stop=stop)
 
     # ------------------------------------------------------------- operations
 
-    def push(self, *, delete: bool = False, progress: ProgressCallback | None = None) -> SyncResult:
+    def push(
+        self,
+        *,
+        delete: bool = False,
+        progress: ProgressCallback | None = None,
+        stop: threading.Event | None = None,
+    ) -> SyncResult:
         """Send the project to the instance's remote dir (deleting extra remote files
-        only with ``delete``)."""
+        only with ``delete``); setting ``stop`` raises ``Cancelled``."""
         if not self.project.is_dir():
             raise SyncError(f"{self.project} is not a directory")
+        cancel.check(stop, "push cancelled")
         started = time.monotonic()
         rules = self.rules("push")
         fallback: str | None = None
         if self._native_usable():
-            self._ensure_remote_dir()
+            self._ensure_remote_dir(stop)
             try:
-                return _finish(
-                    self._rsync_push(rules, delete, progress, native=True), None, started
-                )
+                result = self._rsync_push(rules, delete, progress, native=True, stop=stop)
+                return _finish(result, None, started)
             except SyncError as exc:
                 fallback = str(exc)
-        method, note = self._choose()
+        method, note = self._choose(stop)
         if fallback is None:
-            self._ensure_remote_dir()
+            self._ensure_remote_dir(stop)
         if method == "rsync":
-            result = self._rsync_push(rules, delete, progress)
+            result = self._rsync_push(rules, delete, progress, stop=stop)
         else:
-            result = _SftpPush(self, rules, delete, progress).run()
+            result = _SftpPush(self, rules, delete, progress, stop).run()
         return _finish(result, note, started, fallback)
 
     def pull(
@@ -366,10 +382,12 @@ class Syncer:
         *,
         dest: Path | None = None,
         progress: ProgressCallback | None = None,
+        stop: threading.Event | None = None,
     ) -> SyncResult:
         """Bring the instance's copy back into ``dest`` (default: the project), or only
         ``paths`` (relative to the remote dir). Never deletes or overwrites newer
-        local files."""
+        local files. Setting ``stop`` raises ``Cancelled``."""
+        cancel.check(stop, "pull cancelled")
         started = time.monotonic()
         dest = Path(dest) if dest is not None else self.project
         wanted = [_check_relative(path) for path in paths]
@@ -377,8 +395,8 @@ class Syncer:
         native = self._native_usable()
         method: Method
         note: str | None
-        method, note = ("rsync-native", None) if native else self._choose()
-        present, missing = self._existing(wanted)
+        method, note = ("rsync-native", None) if native else self._choose(stop)
+        present, missing = self._existing(wanted, stop)
         if wanted and not present:
             return _finish(SyncResult("pull", method, 0, 0, missing=missing), note, started)
         dest.mkdir(parents=True, exist_ok=True)
@@ -386,15 +404,15 @@ class Syncer:
         result: SyncResult | None = None
         if native:
             try:
-                result = self._rsync_pull(rules, present, dest, progress, native=True)
+                result = self._rsync_pull(rules, present, dest, progress, native=True, stop=stop)
             except SyncError as exc:
                 fallback = str(exc)
-                method, note = self._choose()
+                method, note = self._choose(stop)
         if result is None:
             if method == "rsync":
-                result = self._rsync_pull(rules, present, dest, progress)
+                result = self._rsync_pull(rules, present, dest, progress, stop=stop)
             else:
-                result = _SftpPull(self, rules, present, dest, progress).run()
+                result = _SftpPull(self, rules, present, dest, progress, stop).run()
         return _finish(
             SyncResult(
                 "pull",
@@ -409,7 +427,9 @@ class Syncer:
             fallback,
         )
 
-    def _existing(self, wanted: list[str]) -> tuple[list[str], list[str]]:
+    def _existing(
+        self, wanted: list[str], stop: threading.Event | None = None
+    ) -> tuple[list[str], list[str]]:
         if not wanted:
             return [], []
         root = remote_path_word(self.remote_dir)
@@ -417,7 +437,7 @@ class Syncer:
             f"[ -e {root}/{shlex.quote(path)} ] || printf '%s\\n' {shlex.quote(path)}\n"
             for path in wanted
         )
-        missing_out = self.remote.run("sh -c " + shlex.quote(checks), timeout=60).out
+        missing_out = self.remote.run("sh -c " + shlex.quote(checks), timeout=60, stop=stop).out
         missing = [line for line in missing_out.splitlines() if line]
         return [path for path in wanted if path not in missing], missing
 
@@ -491,13 +511,14 @@ class Syncer:
         delete: bool,
         progress: ProgressCallback | None,
         native: bool = False,
+        stop: threading.Event | None = None,
     ) -> SyncResult:
         with _filter_file(rules.rsync_filter()) as filter_file:
             argv = self._rsync_base(filter_file, native)
             if delete:
                 argv.append("--delete")
             argv += [f"{self.project}/", self._target("", native)]
-            return _run_rsync(argv, "push", progress, native)
+            return _run_rsync(argv, "push", progress, native, stop)
 
     def _rsync_pull(
         self,
@@ -506,6 +527,7 @@ class Syncer:
         dest: Path,
         progress: ProgressCallback | None,
         native: bool = False,
+        stop: threading.Event | None = None,
     ) -> SyncResult:
         text = rules.rsync_filter()
         if paths:
@@ -526,7 +548,7 @@ class Syncer:
             else:
                 argv.append(self._target("", native))
             argv.append(f"{dest}/")
-            return _run_rsync(argv, "pull", progress, native)
+            return _run_rsync(argv, "pull", progress, native, stop)
 
 
 def _finish(
@@ -558,14 +580,25 @@ def _filter_file(text: str) -> Iterator[Path]:
 
 
 def _run_rsync(
-    argv: list[str], direction: Direction, progress: ProgressCallback | None, native: bool = False
+    argv: list[str],
+    direction: Direction,
+    progress: ProgressCallback | None,
+    native: bool = False,
+    stop: threading.Event | None = None,
 ) -> SyncResult:
+    cancel.check(stop, f"{direction} cancelled")
     env = dict(os.environ, LC_ALL="C")
     if native:  # the paths go to the daemon as plain arguments, as `vastai copy` sends them
         env.pop("RSYNC_PROTECT_ARGS", None)
         env.pop("RSYNC_OLD_ARGS", None)
+    # A session of its own, so that a cancel ends rsync and the ssh it started together.
     process = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
     )
     assert process.stdout is not None and process.stderr is not None
     errors: list[bytes] = []
@@ -576,22 +609,34 @@ def _run_rsync(
     stats = b""
     files = transferred = 0
     out = process.stdout.fileno()
-    while chunk := os.read(out, 65536):
-        stats = (stats + chunk)[-8192:]
-        records = re.split(rb"[\r\n]", tail + chunk)
-        tail = records.pop()
-        for record in records:
-            match = _PROGRESS.match(record)
-            if match:
-                transferred = int(match.group(1))
-                if match.group(3):
-                    files = int(match.group(3))
-                if progress is not None:
-                    progress(SyncProgress(direction, files, transferred, int(match.group(2))))
-    rc = process.wait()
-    process.stdout.close()
-    reader.join(timeout=10)
-    process.stderr.close()
+    try:
+        while True:
+            ready, _, _ = select.select([out], [], [], 0.1)
+            cancel.check(stop, f"{direction} cancelled")
+            if not ready:
+                continue
+            chunk = os.read(out, 65536)
+            if not chunk:
+                break
+            stats = (stats + chunk)[-8192:]
+            records = re.split(rb"[\r\n]", tail + chunk)
+            tail = records.pop()
+            for record in records:
+                match = _PROGRESS.match(record)
+                if match:
+                    transferred = int(match.group(1))
+                    if match.group(3):
+                        files = int(match.group(3))
+                    if progress is not None:
+                        progress(SyncProgress(direction, files, transferred, int(match.group(2))))
+        rc = process.wait()
+    except BaseException:  # cancelled, a failing progress callback, Ctrl-C
+        _terminate(process)
+        raise
+    finally:
+        process.stdout.close()
+        reader.join(timeout=10)
+        stderr_pipe.close()
     stderr = b"".join(errors).decode("utf-8", errors="replace").strip()
     if rc not in (0, 24):  # 24: files vanished while being read
         lines = [line for line in stderr.splitlines() if line.strip()]
@@ -609,7 +654,24 @@ def _run_rsync(
     return SyncResult(direction, method, files, transferred, deleted=deleted)
 
 
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    """End rsync and everything it started (its session): SIGTERM, then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=2)
+    # Whatever is left: rsync past its grace, the ssh it started.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+
+
 # -------------------------------------------------------------------- SFTP fallback
+
+
+_READ_BATCH = 64
+"""Read requests (of 32 KiB) in flight at once while an SFTP pull downloads a file."""
 
 
 class _SftpJob:
@@ -618,11 +680,16 @@ class _SftpJob:
     direction: Direction
 
     def __init__(
-        self, syncer: Syncer, rules: IgnoreRules, progress: ProgressCallback | None
+        self,
+        syncer: Syncer,
+        rules: IgnoreRules,
+        progress: ProgressCallback | None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.syncer = syncer
         self.rules = rules
         self.progress = progress
+        self.stop = stop
         self.root = _sftp_root(syncer.remote_dir)
         self.files = 0
         self.bytes = 0
@@ -637,7 +704,13 @@ class _SftpJob:
         if self.progress is not None:
             self.progress(SyncProgress(self.direction, self.files, self.bytes))
 
+    def check(self) -> None:
+        """Raise ``Cancelled`` when the sync was asked to stop."""
+        cancel.check(self.stop, f"{self.direction} cancelled")
+
     def on_bytes(self, transferred: int, _total: int) -> None:
+        """paramiko's progress callback, after each block of a file: also the cancel point."""
+        self.check()
         self.bytes = self.done_bytes + transferred
         self.report()
 
@@ -665,9 +738,14 @@ class _SftpPush(_SftpJob):
     direction: Direction = "push"
 
     def __init__(
-        self, syncer: Syncer, rules: IgnoreRules, delete: bool, progress: ProgressCallback | None
+        self,
+        syncer: Syncer,
+        rules: IgnoreRules,
+        delete: bool,
+        progress: ProgressCallback | None,
+        stop: threading.Event | None = None,
     ) -> None:
-        super().__init__(syncer, rules, progress)
+        super().__init__(syncer, rules, progress, stop)
         self.delete = delete
 
     def run(self) -> SyncResult:
@@ -676,6 +754,7 @@ class _SftpPush(_SftpJob):
             listings: dict[str, dict[str, paramiko.SFTPAttributes]] = {"": self.listing(sftp, "")}
             local_children: dict[str, set[str]] = {"": set()}
             for rel, st in self.rules.walk(self.syncer.project):
+                self.check()
                 parent, _, name = rel.rpartition("/")
                 local_children.setdefault(parent, set()).add(name)
                 there = listings.get(parent, {}).get(name)
@@ -706,6 +785,7 @@ class _SftpPush(_SftpJob):
                         rel = f"{directory}/{name}" if directory else name
                         is_dir = stat.S_ISDIR(attrs.st_mode or 0)
                         if name not in names and not self.rules.ignored(rel, is_dir):
+                            self.check()
                             self.remove(sftp, rel, attrs)
         except OSError as exc:
             raise SyncError(f"push with SFTP failed: {exc}") from None
@@ -715,15 +795,22 @@ class _SftpPush(_SftpJob):
         return self.result()
 
     def listing(self, sftp: paramiko.SFTPClient, rel: str) -> dict[str, paramiko.SFTPAttributes]:
+        """A directory on the instance that exists (the remote dir was made first)."""
+        path = self.remote_path(rel)
         try:
-            return {attrs.filename: attrs for attrs in sftp.listdir_attr(self.remote_path(rel))}
-        except FileNotFoundError:
-            return {}
+            return {attrs.filename: attrs for attrs in sftp.listdir_attr(path)}
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot list {path}: {exc.strerror or exc}") from None
 
     def upload(self, sftp: paramiko.SFTPClient, rel: str, st: os.stat_result) -> None:
         target = self.remote_path(rel)
         partial = f"{posixpath.dirname(target)}/.{posixpath.basename(target)}.vp-partial"
-        sftp.put(str(self.syncer.project / rel), partial, callback=self.on_bytes, confirm=True)
+        try:
+            sftp.put(str(self.syncer.project / rel), partial, callback=self.on_bytes, confirm=True)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                sftp.remove(partial)
+            raise
         sftp.utime(partial, (st.st_atime, st.st_mtime))
         sftp.chmod(partial, stat.S_IMODE(st.st_mode))
         try:
@@ -758,8 +845,9 @@ class _SftpPull(_SftpJob):
         paths: list[str],
         dest: Path,
         progress: ProgressCallback | None,
+        stop: threading.Event | None = None,
     ) -> None:
-        super().__init__(syncer, rules, progress)
+        super().__init__(syncer, rules, progress, stop)
         self.paths = paths
         self.dest = dest
 
@@ -794,6 +882,7 @@ class _SftpPull(_SftpJob):
         attrs: paramiko.SFTPAttributes,
         named: bool = False,
     ) -> None:
+        self.check()
         mode = attrs.st_mode or 0
         is_dir = stat.S_ISDIR(mode)
         if not named and self.rules.ignored(rel, is_dir):
@@ -818,7 +907,11 @@ class _SftpPull(_SftpJob):
             if _same(size, mtime, here.st_size, here.st_mtime) or here.st_mtime > mtime:
                 return  # unchanged, or newer here: keep the local copy
         partial = local.with_name(f".{local.name}.vp-partial")
-        sftp.get(self.remote_path(rel), str(partial), callback=self.on_bytes)
+        try:
+            self.fetch(sftp, self.remote_path(rel), partial, size)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         os.utime(partial, (float(attrs.st_atime or mtime), mtime))
         os.chmod(partial, stat.S_IMODE(attrs.st_mode or 0o644))
         os.replace(partial, local)
@@ -826,3 +919,29 @@ class _SftpPull(_SftpJob):
         self.done_bytes += size
         self.bytes = self.done_bytes
         self.report()
+
+    def fetch(self, sftp: paramiko.SFTPClient, path: str, local: Path, size: int) -> None:
+        """Copy ``size`` bytes of a file on the instance into ``local``, a batch of
+        pipelined reads at a time.
+
+        A cancel is honoured between batches, when no read request is in flight:
+        paramiko sends a batch from a thread of its own, and a request sent after
+        the session closed makes OpenSSH drop the whole connection.
+        """
+        block = paramiko.SFTPFile.MAX_REQUEST_SIZE
+        done = 0
+        with sftp.open(path, "rb") as remote, local.open("wb") as out:
+            while done < size:
+                self.check()
+                end = min(size, done + block * _READ_BATCH)
+                batch = [(offset, min(block, end - offset)) for offset in range(done, end, block)]
+                try:
+                    for data in remote.readv(batch):
+                        out.write(data)
+                        done += len(data)
+                        self.bytes = self.done_bytes + done
+                        self.report()
+                except EOFError:  # the file shrank while it was read
+                    return
+                if done < end:
+                    return

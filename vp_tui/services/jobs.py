@@ -19,6 +19,8 @@ from pathlib import Path
 
 from vp_tui import locations
 from vp_tui.config import Settings
+from vp_tui.core import cancel
+from vp_tui.core.cancel import Cancelled
 from vp_tui.core.models import Instance, InstanceState, Job, JobState, PlatformName, utcnow
 from vp_tui.platforms.base import NotFound, PlatformError
 from vp_tui.remote.keys import RemoteError
@@ -88,8 +90,11 @@ class Jobs:
 
     # ---------------------------------------------------------------- plumbing
 
-    def remote(self, instance: Instance, *, fresh: bool = False) -> Remote:
-        """A connected Remote for ``instance`` (shared; one per endpoint)."""
+    def remote(
+        self, instance: Instance, *, fresh: bool = False, stop: threading.Event | None = None
+    ) -> Remote:
+        """A connected Remote for ``instance`` (shared; one per endpoint); ``stop`` cancels
+        the connection attempts."""
         if instance.ssh is None:
             raise JobError(
                 f"{instance.platform} instance {instance.instance_id} is not reachable yet "
@@ -104,7 +109,9 @@ class Jobs:
                 remote = self._remote_factory(instance, self.settings)
                 self._remotes[key] = remote
         try:
-            return remote.connect(timeout=max(30.0, self.settings.ssh.connect_timeout * 3))
+            return remote.connect(
+                timeout=max(30.0, self.settings.ssh.connect_timeout * 3), stop=stop
+            )
         except RemoteError as exc:
             raise JobError(str(exc)) from exc
 
@@ -115,14 +122,20 @@ class Jobs:
         for remote in remotes:
             remote.close()
 
-    def syncer(self, instance: Instance, project: Path, direction: str = "push") -> Syncer:
+    def syncer(
+        self,
+        instance: Instance,
+        project: Path,
+        direction: str = "push",
+        stop: threading.Event | None = None,
+    ) -> Syncer:
         """A Syncer between ``project`` and the instance (kept, so what it learnt about the
         instance, such as whether rsync is there, is not asked again).
 
         On platforms with a native transfer endpoint (Vast's copy endpoint, as `vastai
         copy` uses), rsync goes there first and falls back to plain SSH.
         """
-        remote = self.remote(instance)
+        remote = self.remote(instance, stop=stop)
         key = (id(remote), f"{project}|{direction}")
         with self._lock:
             syncer = self._syncers.get(key)
@@ -163,10 +176,13 @@ class Jobs:
         *,
         delete: bool = False,
         progress: ProgressCallback | None = None,
+        stop: threading.Event | None = None,
     ) -> SyncResult:
-        """Send the project to the instance."""
+        """Send the project to the instance; ``stop`` cancels it (``Cancelled``)."""
         try:
-            return self.syncer(instance, project, "push").push(delete=delete, progress=progress)
+            return self.syncer(instance, project, "push", stop).push(
+                delete=delete, progress=progress, stop=stop
+            )
         except RemoteError as exc:
             raise JobError(str(exc)) from exc
 
@@ -178,10 +194,14 @@ class Jobs:
         *,
         dest: Path | None = None,
         progress: ProgressCallback | None = None,
+        stop: threading.Event | None = None,
     ) -> SyncResult:
-        """Bring files back from the instance (never deleting local files)."""
+        """Bring files back from the instance (never deleting local files); ``stop`` cancels
+        it (``Cancelled``)."""
         try:
-            return self.syncer(instance, project, "pull").pull(paths, dest=dest, progress=progress)
+            return self.syncer(instance, project, "pull", stop).pull(
+                paths, dest=dest, progress=progress, stop=stop
+            )
         except RemoteError as exc:
             raise JobError(str(exc)) from exc
 
@@ -195,8 +215,11 @@ class Jobs:
         *,
         on_state: JobCallback | None = None,
         on_progress: ProgressCallback | None = None,
+        stop: threading.Event | None = None,
     ) -> Job:
-        """Push (if asked) and start ``command`` detached; returns the running job."""
+        """Push (if asked) and start ``command`` detached; returns the running job.
+
+        ``stop`` cancels the push (``Cancelled``; the job is then recorded as failed)."""
         if instance.state is not InstanceState.RUNNING:
             raise JobError(
                 f"{instance.platform} instance {instance.instance_id} is {instance.state}, "
@@ -221,20 +244,26 @@ class Jobs:
             if options.sync_up:
                 job = self._save(job.model_copy(update={"state": JobState.SYNCING}), on_state)
                 result = self.push(
-                    instance, options.project, delete=options.delete, progress=on_progress
+                    instance,
+                    options.project,
+                    delete=options.delete,
+                    progress=on_progress,
+                    stop=stop,
                 )
                 job = job.model_copy(update={"bytes_synced": result.bytes})
-            remote = self.remote(instance)
+            remote = self.remote(instance, stop=stop)
             if not options.sync_up:
                 remote.run(f"mkdir -p {remote_path_word(workdir)}")
             remote.start_job(job_id, command, workdir, options.env)
-        except (JobError, RemoteError, ValueError) as exc:
+        except (JobError, RemoteError, ValueError, Cancelled) as exc:
             self._save(
                 job.model_copy(
                     update={"state": JobState.FAILED, "error": str(exc), "finished_at": utcnow()}
                 ),
                 on_state,
             )
+            if isinstance(exc, Cancelled):
+                raise
             raise JobError(str(exc)) from exc
         return self._save(
             job.model_copy(update={"state": JobState.RUNNING, "started_at": utcnow()}), on_state
@@ -279,7 +308,7 @@ class Jobs:
                 if instance is None or instance.state is InstanceState.TERMINATED:
                     return self._end(job, JobState.LOST, None, on_state, "the instance is gone")
                 try:
-                    remote = self.remote(instance)
+                    remote = self.remote(instance, stop=stop)
                     stream = remote.stream_job(job.job_id, log.tell())
                     for chunk in stream:
                         log.write(chunk)
@@ -290,6 +319,8 @@ class Jobs:
                             stream.close()
                             return self._checkpoint(job, log.tell())
                     status = stream.status
+                except Cancelled:
+                    return self._checkpoint(job, log.tell())
                 except JobNotFound:
                     return self._end(job, JobState.LOST, None, on_state, "the job's files are gone")
                 except (ConnectionLost, JobError, RemoteError, PlatformError) as exc:
@@ -304,7 +335,10 @@ class Jobs:
                     with self._lock:
                         for remote_key in [k for k in self._remotes if k.startswith(instance.key)]:
                             self._remotes.pop(remote_key).close()
-                    time.sleep(1.0)
+                    try:
+                        cancel.pause(1.0, stop)
+                    except Cancelled:
+                        return self._checkpoint(job, log.tell())
                     continue
                 deadline = None
                 if status is None or not status.ended:
@@ -363,6 +397,7 @@ class Jobs:
         *,
         on_state: JobCallback | None = None,
         on_progress: ProgressCallback | None = None,
+        stop: threading.Event | None = None,
     ) -> tuple[Job, SyncResult | None]:
         """Pull results after a job ended (if asked): the last step of ``launch``."""
         if not options.pull or job.state is JobState.LOST:
@@ -379,6 +414,7 @@ class Jobs:
                 options.pull_paths,
                 dest=options.pull_to,
                 progress=on_progress,
+                stop=stop,
             )
         finally:
             job = self._save(job.model_copy(update={"state": final_state}), on_state)
@@ -397,10 +433,14 @@ class Jobs:
     ) -> Job:
         """Push -> start -> stream -> pull. Returns the finished job (or the running one
         when ``stop`` was set: it keeps running on the instance)."""
-        job = self.start(instance, command, options, on_state=on_state, on_progress=on_progress)
+        job = self.start(
+            instance, command, options, on_state=on_state, on_progress=on_progress, stop=stop
+        )
         job = self.follow(job, on_output=on_output, on_state=on_state, stop=stop)
         if job.state.is_final:
-            job, _ = self.finish(job, options, on_state=on_state, on_progress=on_progress)
+            job, _ = self.finish(
+                job, options, on_state=on_state, on_progress=on_progress, stop=stop
+            )
         return job
 
     def cancel(self, job: Job, grace: float = 5.0) -> Job:
