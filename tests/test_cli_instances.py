@@ -184,3 +184,76 @@ def test_demo_serve_prints_urls_and_keys_for_the_official_clients(tmp_path: Path
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_list_instances_with_a_failing_platform_prints_the_rest_and_exits_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VP_SIM_FAULTS", "runpod:error=500")
+    capsys.readouterr()
+    assert vp(["--demo", "list-instances"]) == 1
+    captured = capsys.readouterr()
+    assert "No instances on vast." in captured.out and "Rent one" not in captured.out
+    assert "runpod" in captured.err and "500" in captured.err
+
+    monkeypatch.delenv("VP_SIM_FAULTS")
+    created = run_json(["create-instance", "--platform", "vast", "--gpu-type", "RTX_3090"], capsys)
+    instance_id = created["instance_id"]  # type: ignore[index]
+    monkeypatch.setenv("VP_SIM_FAULTS", "runpod:error=500")
+    assert vp(["--demo", "list-instances"]) == 1
+    captured = capsys.readouterr()
+    assert instance_id in captured.out
+    assert "runpod: instances could not be listed" in captured.err and "500" in captured.err
+    assert "Traceback" not in captured.err
+
+    assert vp(["--demo", "list-instances", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert [i["instance_id"] for i in json.loads(captured.out)] == [instance_id]
+    assert "runpod" in captured.err and "500" in captured.err
+
+
+@pytest.mark.parametrize("platform", ["vast", "runpod"])
+def test_stop_and_start_are_verified(
+    platform: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "1.5")
+    created = run_json(
+        ["create-instance", "--platform", platform, "--gpu-type", "RTX_4090", "--max-price", "1"],
+        capsys,
+    )
+    instance_id = created["instance_id"]  # type: ignore[index]
+    assert vp(["--demo", "stop-instance", instance_id]) == 0
+    assert "stopped (verified" in capsys.readouterr().out
+    stopped = run_json(["list-instances"], capsys)[0]  # type: ignore[index]
+    assert stopped["state"] == "stopped"
+    assert stopped["spent"] is None  # past runs are not in what the platform reports
+
+    assert vp(["--demo", "start-instance", instance_id]) == 0
+    assert f"{instance_id} running (verified)" in capsys.readouterr().out
+    assert run_json(["list-instances"], capsys)[0]["state"] == "running"  # type: ignore[index]
+
+
+def test_no_wait_only_requests(capsys: pytest.CaptureFixture[str]) -> None:
+    created = run_json(["create-instance", "--platform", "vast", "--gpu-type", "RTX_3090"], capsys)
+    instance_id = created["instance_id"]  # type: ignore[index]
+    assert vp(["--demo", "stop-instance", instance_id, "--no-wait"]) == 0
+    out = capsys.readouterr().out
+    assert "stop requested" in out and "verified" not in out.replace("not verified", "")
+    assert vp(["--demo", "start-instance", instance_id, "--no-wait"]) == 0
+    assert "start requested" in capsys.readouterr().out
+
+
+def test_a_start_not_seen_in_time_is_an_error_naming_the_last_state(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "60")
+    created = run_json(
+        ["create-instance", "--platform", "runpod", "--gpu-type", "RTX_A4000"], capsys
+    )
+    instance_id = created["instance_id"]  # type: ignore[index]
+    assert vp(["--demo", "stop-instance", instance_id]) == 0
+    capsys.readouterr()
+    assert vp(["--demo", "start-instance", instance_id, "--timeout", "1"]) == 1
+    captured = capsys.readouterr()
+    assert "not running" in captured.err and "last seen starting" in captured.err
+    assert "running (verified)" not in captured.out and "Traceback" not in captured.err

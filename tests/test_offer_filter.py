@@ -126,8 +126,8 @@ def test_filter_offers_keeps_order() -> None:
 @pytest.mark.parametrize("sort", SORTS)
 def test_index_order_is_the_market_ranking(sort: OfferSort) -> None:
     ordered = [INDEX.offers[i] for i in INDEX.order(sort)]
-    assert sorted(ordered, key=lambda o: o.key) == sorted(OFFERS, key=lambda o: o.key)
-    assert rank(ordered, sort) == ordered  # already in rank order (rank is a stable sort)
+    assert ordered == rank(OFFERS, sort)
+    assert ordered == rank(reversed(OFFERS), sort)  # ties broken by key, not by arrival
 
 
 @pytest.mark.parametrize(

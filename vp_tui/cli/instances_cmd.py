@@ -9,9 +9,10 @@ from typing import Any
 
 from vp_tui.bootstrap import Context
 from vp_tui.cli.context import add_platform_option, chosen_platforms, opened
-from vp_tui.cli.output import CliError, print_json, stderr, stdout, table, warn
+from vp_tui.cli.output import CliError, error, print_json, stderr, stdout, table, warn
+from vp_tui.core.costs import spent_so_far
 from vp_tui.core.gpus import canonical_gpu
-from vp_tui.core.models import Instance, LaunchSpec, Offer, PlatformName
+from vp_tui.core.models import Instance, LaunchSpec, Offer, PlatformName, PlatformStatus
 from vp_tui.core.money import format_duration, format_money, format_price
 from vp_tui.platforms.base import OfferQuery, PlatformError
 
@@ -52,10 +53,22 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--timeout", type=float, default=120, help="seconds to wait for verification")
     p.set_defaults(handler=destroy_instance)
 
-    for name, verb in (("stop-instance", "stop"), ("start-instance", "start")):
-        p = sub.add_parser(name, help=f"{verb} an instance")
+    for name, verb, state, seconds in (
+        ("stop-instance", "stop", "stopped", 120),
+        ("start-instance", "start", "running", 300),
+    ):
+        p = sub.add_parser(name, help=f"{verb} an instance and verify it is {state}")
         p.add_argument("instance_id", metavar="ID")
         add_platform_option(p, "platform of the instance (default: look on all)")
+        p.add_argument(
+            "--no-wait", action="store_true", help=f"only ask; do not wait until it is {state}"
+        )
+        p.add_argument(
+            "--timeout",
+            type=float,
+            default=seconds,
+            help=f"seconds to wait until it is {state} (default {seconds})",
+        )
         p.set_defaults(handler=stop_instance if verb == "stop" else start_instance)
 
 
@@ -63,6 +76,7 @@ def instance_json(instance: Instance, now: datetime | None = None) -> dict[str, 
     """The `--json` shape of an instance."""
     now = now or datetime.now(UTC)
     endpoint = instance.ssh or instance.ssh_proxy
+    spent = spent_so_far(instance, now)
     return {
         "platform": instance.platform,
         "instance_id": instance.instance_id,
@@ -71,7 +85,7 @@ def instance_json(instance: Instance, now: datetime | None = None) -> dict[str, 
         "gpu_count": instance.gpu_count,
         "state": str(instance.state),
         "price_per_hour": instance.price_per_hour,
-        "spent": round(instance.spent_at(now), 6),
+        "spent": None if spent is None else round(spent, 6),
         "started_at": instance.started_at.isoformat() if instance.started_at else None,
         "uptime_seconds": instance.uptime_at(now),
         "ssh_host": endpoint.host if endpoint else None,
@@ -203,23 +217,31 @@ def create_instance(args: argparse.Namespace) -> int:
 
 
 def list_instances(args: argparse.Namespace) -> int:
-    """Print instances of every platform."""
+    """Print instances of every platform; exit 1 when any platform could not be listed.
+
+    The rows of the platforms that answered are printed either way (JSON stays a list
+    of instances); each platform that failed is named on stderr with its error.
+    """
     with opened(args) as context:
         names = chosen_platforms(context, args.platform)
         result = context.fleet.list(names)
     failed = [s for s in result.statuses.values() if not s.ok]
     if failed and len(failed) == len(result.statuses):
-        raise CliError("; ".join(s.error or f"{s.platform} failed" for s in failed))
-    for status in result.statuses.values():
-        if not status.ok:
-            warn(status.error or f"{status.platform} failed")
+        raise CliError("; ".join(_listing_error(s) for s in failed))
+    for status in failed:
+        error(_listing_error(status))
+    status_code = 1 if failed else 0
     now = datetime.now(UTC)
     if args.json:
         print_json([instance_json(i, now) for i in result.instances])
-        return 0
+        return status_code
     if not result.instances:
-        stdout.print("No instances. Rent one with `vp create-instance --gpu-type RTX_4090`.")
-        return 0
+        if failed:
+            answered = [s.platform for s in result.statuses.values() if s.ok]
+            stdout.print(f"No instances on {', '.join(answered)}.")
+        else:
+            stdout.print("No instances. Rent one with `vp create-instance --gpu-type RTX_4090`.")
+        return status_code
     table(
         ["platform", "id", "label", "GPU", "state", "uptime", "$/h", "spent", "ssh"],
         [
@@ -231,13 +253,21 @@ def list_instances(args: argparse.Namespace) -> int:
                 str(i.state),
                 format_duration(i.uptime_at(now)),
                 format_price(i.price_per_hour),
-                format_money(i.spent_at(now)),
+                format_money(spent_so_far(i, now)),
                 str(i.ssh or i.ssh_proxy or "-"),
             )
             for i in result.instances
         ],
     )
-    return 0
+    return status_code
+
+
+def _listing_error(status: PlatformStatus) -> str:
+    """The stderr line for a platform whose instances could not be listed."""
+    return (
+        f"{status.platform}: instances could not be listed, none of them are shown: "
+        f"{status.error or 'no reason given'}"
+    )
 
 
 def _confirm(question: str) -> bool:
@@ -264,7 +294,7 @@ def destroy_instance(args: argparse.Namespace) -> int:
                 f"Destroy {instance.platform} instance {instance.instance_id}"
                 f"{' (' + instance.label + ')' if instance.label else ''}, "
                 f"{instance.gpu or instance.gpu_raw}, {format_price(instance.price_per_hour)}/h, "
-                f"spent {format_money(instance.spent_at(now))}? Its disk is lost. [y/N] "
+                f"spent {format_money(spent_so_far(instance, now))}? Its disk is lost. [y/N] "
             )
             if not _confirm(question):
                 stderr.print("Not destroyed.")
@@ -282,22 +312,38 @@ def _stop_or_start(args: argparse.Namespace, verb: str) -> int:
     with opened(args) as context:
         try:
             instance = context.fleet.find(args.instance_id, args.platform)
-            if verb == "stop":
-                context.fleet.stop(instance.instance_id, instance.platform)
-            else:
-                context.fleet.start(instance.instance_id, instance.platform)
         except PlatformError as exc:
             raise CliError(str(exc)) from None
-    past = "stopped" if verb == "stop" else "started"
-    stdout.print(f"{instance.platform} instance {instance.instance_id} {past}")
+        name = f"{instance.platform} instance {instance.instance_id}"
+        wait = not args.no_wait
+        if wait:
+            doing = "Stopping" if verb == "stop" else "Starting"
+            stderr.print(f"{doing} {name}...")
+        try:
+            if verb == "stop":
+                seen = context.fleet.stop(
+                    instance.instance_id, instance.platform, wait=wait, timeout=args.timeout
+                )
+            else:
+                seen = context.fleet.start(
+                    instance.instance_id, instance.platform, wait=wait, timeout=args.timeout
+                )
+        except PlatformError as exc:
+            raise CliError(str(exc)) from None
+    if seen is None:
+        stdout.print(f"{name}: {verb} requested (not verified; see `vp list-instances`)")
+    elif verb == "stop":
+        stdout.print(f"{name} stopped (verified; its disk still bills)")
+    else:
+        stdout.print(f"{name} running (verified)")
     return 0
 
 
 def stop_instance(args: argparse.Namespace) -> int:
-    """Stop an instance (storage keeps billing)."""
+    """Stop an instance and verify it is stopped (storage keeps billing)."""
     return _stop_or_start(args, "stop")
 
 
 def start_instance(args: argparse.Namespace) -> int:
-    """Start a stopped instance."""
+    """Start a stopped instance and verify it is running."""
     return _stop_or_start(args, "start")

@@ -8,8 +8,8 @@ from vp_tui.cli.context import add_platform_option, chosen_platforms, opened
 from vp_tui.cli.output import CliError, print_json, stdout, table, warn
 from vp_tui.core.models import Offer
 from vp_tui.core.money import format_price
+from vp_tui.core.ranking import SORTS, cheapest_keys, compare_by_gpu
 from vp_tui.platforms.base import OfferQuery
-from vp_tui.services.market import SORT_KEYS, cheapest_keys, compare_by_gpu
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,7 +29,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="spot/bid offers only (yes), on-demand only (no), or both",
     )
     p.add_argument("--region", help="location contains this text, e.g. US, Sweden")
-    p.add_argument("--sort", choices=list(SORT_KEYS), default="price")
+    p.add_argument("--sort", choices=list(SORTS), default="price")
     p.add_argument("--limit", type=int, default=None, help="rows to show (default 30, JSON all)")
     p.add_argument("--by-gpu", action="store_true", help="cheapest offer per GPU on each platform")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -199,13 +199,6 @@ class Instance(_Model):
             return max(0.0, (now - self.started_at).total_seconds())
         return None
 
-    def spent_at(self, now: datetime) -> float:
-        """Dollars spent on compute so far (an estimate from uptime and $/h)."""
-        uptime = self.uptime_at(now)
-        if uptime is None:
-            return 0.0
-        return cost(self.price_per_hour, uptime)
-
 
 class Job(_Model):
     """A command run on an instance, and what became of it."""

@@ -40,12 +40,21 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from vp_tui.core.models import Offer
+from vp_tui.core.ranking import SORTS, Cheapness, OfferSort, SortKey, cheapness, sort_keys
 
-OfferSort = Literal["price", "value", "vram", "reliability"]
-"""How the offers table orders offers: cheapest, best $/TFLOP, most VRAM, most reliable."""
-
-SORTS: tuple[OfferSort, ...] = ("price", "value", "vram", "reliability")
-"""Every sort order, in the order the table cycles through them."""
+__all__ = [
+    "SORTS",
+    "Bound",
+    "BoundField",
+    "BoundOp",
+    "OfferFacts",
+    "OfferFilter",
+    "OfferIndex",
+    "OfferSort",
+    "filter_offers",
+    "offer_facts",
+    "parse_filter",
+]
 
 BoundField = Literal["price", "vram", "gpus", "rel"]
 """The numbers a filter can bound."""
@@ -287,12 +296,12 @@ class OfferIndex:
         vrams: list[float] = []
         counts: list[float] = []
         rels: list[float] = []
-        best: dict[str, tuple[float, str]] = {}
+        best: dict[str, Cheapness] = {}
         groups: dict[tuple[str, str], int] = {}
         self.group_ids: list[int] = []
         """Offer position -> id of its (GPU model, platform), -1 when the model is unknown."""
-        self.per_gpu_prices: list[float] = []
-        """Offer position -> $/h for one GPU."""
+        self.cheapness: list[Cheapness] = []
+        """Offer position -> how cheap it is (:func:`~vp_tui.core.ranking.cheapness`)."""
         nan = math.nan
         for offer in self.offers:
             platform, gpu = offer.platform, offer.gpu
@@ -309,8 +318,8 @@ class OfferIndex:
             vrams.append(float(round(offer.vram_gb)))
             counts.append(float(count))
             rels.append(nan if reliability is None else reliability)
-            per_gpu = price / count
-            self.per_gpu_prices.append(per_gpu)
+            rating = cheapness(offer)
+            self.cheapness.append(rating)
             if gpu is None:
                 self.group_ids.append(-1)
             else:
@@ -319,18 +328,18 @@ class OfferIndex:
                     group = groups[(gpu, platform)] = len(groups)
                 self.group_ids.append(group)
                 current = best.get(gpu)
-                if current is None or per_gpu < current[0]:
-                    best[gpu] = (per_gpu, offer.key)
+                if current is None or rating < current:
+                    best[gpu] = rating
         self._columns: dict[BoundField, _Column] = {
             "price": prices,
             "vram": vrams,
             "gpus": counts,
             "rel": rels,
         }
-        self.cheapest: frozenset[str] = frozenset(key for _, key in best.values())
-        """Keys of the cheapest offer per GPU-hour of each GPU model (as
-        ``services.market.cheapest_keys``)."""
-        self.keys: list[str] = [offer.key for offer in self.offers]
+        self.cheapest: frozenset[str] = frozenset(key for _, _, key in best.values())
+        """Keys of the cheapest offer per GPU-hour of each GPU model (the ★, as
+        :func:`~vp_tui.core.ranking.cheapest_keys`)."""
+        self.keys: list[str] = [key for _, _, key in self.cheapness]
         """Offer position -> its key."""
         self.positions: dict[str, int] = {key: i for i, key in enumerate(self.keys)}
         """Offer key -> position in :attr:`offers`."""
@@ -345,40 +354,15 @@ class OfferIndex:
     def order(self, sort: OfferSort) -> list[int]:
         """Every position, in ``sort`` order (computed once per sort key; do not modify).
 
-        The same order as ``services.market.rank`` (cheapest; best $/TFLOP-h; most VRAM;
-        most reliable; each then cheapest), ties broken by offer key.
+        The order of :func:`~vp_tui.core.ranking.rank` (cheapest; best $/TFLOP-h; most
+        VRAM; most reliable; each then cheapest), ties broken by offer key.
         """
         order = self._orders.get(sort)
         if order is None:
-            keys = self._sort_keys(sort)
+            keys: list[SortKey] = sort_keys(self.offers, sort)
             order = sorted(range(len(keys)), key=keys.__getitem__)
             self._orders[sort] = order
         return order
-
-    def _sort_keys(self, sort: OfferSort) -> list[tuple[float, float, str]]:
-        prices, offers = self._columns["price"], self.offers
-        if sort == "price":
-            return list(zip(prices, self._columns["gpus"], self.keys, strict=True))
-        if sort == "value":
-            tflops: dict[tuple[str | None, int], float | None] = {}
-            keys: list[tuple[float, float, str]] = []
-            inf = math.inf
-            for offer, price, key in zip(offers, prices, self.keys, strict=True):
-                model = (offer.gpu, offer.gpu_count)
-                if model not in tflops:
-                    tflops[model] = offer.tflops_bf16
-                total = tflops[model]
-                keys.append((price / total if total else inf, price, key))
-            return keys
-        if sort == "vram":
-            return [
-                (-(offer.vram_gb * offer.gpu_count), price, key)
-                for offer, price, key in zip(offers, prices, self.keys, strict=True)
-            ]
-        return [
-            (-(offer.reliability if offer.reliability is not None else -1.0), price, key)
-            for offer, price, key in zip(offers, prices, self.keys, strict=True)
-        ]
 
     def select(self, flt: OfferFilter, sort: OfferSort = "price") -> list[int]:
         """Positions of the offers passing ``flt``, in ``sort`` order (a new list)."""
@@ -406,27 +390,25 @@ class OfferIndex:
     def best_per_model(self, rows: Iterable[int], interruptible: bool | None = None) -> list[int]:
         """Of ``rows``, the cheapest offer per GPU-hour of each (GPU model, platform).
 
-        Only interruptible (True) or on-demand (False) offers count, or both (None). The
-        first of equally cheap offers wins, and the result keeps the order in which the
-        (model, platform) pairs first appear in ``rows``, so ``compare_by_gpu`` over these
-        few offers gives what it gives over all of ``rows``. Unknown models are left out.
+        Only interruptible (True) or on-demand (False) offers count, or both (None).
+        Cheapest is :func:`~vp_tui.core.ranking.cheapness` (ties broken the same way), and
+        the result keeps the order in which the (model, platform) pairs first appear in
+        ``rows``, so ``compare_by_gpu`` over these few offers gives what it gives over all
+        of ``rows``. Unknown models are left out.
         """
-        count = self._group_count
-        best_price = [math.inf] * count
-        best_row = [-1] * count
+        best_row = [-1] * self._group_count
         seen: list[int] = []
-        group_ids, prices, spot = self.group_ids, self.per_gpu_prices, self.interruptible
+        group_ids, ratings, spot = self.group_ids, self.cheapness, self.interruptible
         for i in rows:
             group = group_ids[i]
             if group < 0 or (interruptible is not None and spot[i] is not interruptible):
                 continue
-            if best_row[group] < 0:
+            current = best_row[group]
+            if current < 0:
                 seen.append(group)
                 best_row[group] = i
-                best_price[group] = prices[i]
-            elif prices[i] < best_price[group]:
+            elif ratings[i] < ratings[current]:
                 best_row[group] = i
-                best_price[group] = prices[i]
         return [best_row[group] for group in seen]
 
 

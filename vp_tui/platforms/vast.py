@@ -17,7 +17,6 @@ import posixpath
 import re
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal, TypeVar
@@ -36,6 +35,7 @@ from vp_tui.core.models import (
     SSHEndpoint,
     TransferEndpoint,
 )
+from vp_tui.core.threads import parallel_map
 from vp_tui.platforms.base import (
     AuthError,
     CapacityError,
@@ -544,8 +544,7 @@ class VastPlatform:
             )
 
         # On-demand and bid searches are independent: ask both at once.
-        with ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="vast-search") as pool:
-            answers = list(pool.map(search, kinds))
+        answers = parallel_map(search, kinds, name="vast-search")
         offers: list[Offer] = []
         skipped = 0
         for interruptible, rows in zip(kinds, answers, strict=True):

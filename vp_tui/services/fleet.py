@@ -8,12 +8,14 @@ longer lists the instance: an unverifiable destroy is an error, never a success.
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
+from vp_tui.core import cancel, costs
 from vp_tui.core.models import (
     Instance,
     InstanceState,
@@ -23,9 +25,11 @@ from vp_tui.core.models import (
     PlatformStatus,
     utcnow,
 )
-from vp_tui.core.money import cost
+from vp_tui.core.threads import parallel_map
 from vp_tui.platforms.base import NotFound, Platform, PlatformError
 from vp_tui.remote.probe import ssh_banner
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[Instance, str], None]
 """Called with the instance as last seen and a line saying what is happening."""
@@ -39,6 +43,10 @@ class LaunchTimeout(PlatformError):
 
 class DestroyUnverified(PlatformError):
     """The platform did not confirm that the instance is gone."""
+
+
+class StateUnverified(PlatformError):
+    """A stop or start was accepted, but the platform did not show the new state in time."""
 
 
 def ssh_reachable(instance: Instance) -> bool:
@@ -56,29 +64,15 @@ class FleetResult:
 
 
 def burn_rate(instances: Sequence[Instance]) -> float:
-    """$/h of everything that bills now: compute while up, storage while stopped."""
-    total = 0.0
-    for instance in instances:
-        if instance.state.is_billing_compute:
-            total += instance.price_per_hour
-        elif instance.state is InstanceState.STOPPED:
-            total += instance.storage_price_per_hour
-    return total
+    """$/h of everything that bills now (see :func:`vp_tui.core.costs.burn_rate`)."""
+    return costs.burn_rate(instances)
 
 
 def spent_since(
     instances: Sequence[Instance], since: datetime, now: datetime | None = None
 ) -> float:
-    """Dollars the instances cost between ``since`` and ``now`` (e.g. today so far)."""
-    now = now or utcnow()
-    total = 0.0
-    for instance in instances:
-        uptime = instance.uptime_at(now)
-        if uptime is None or not instance.state.is_billing_compute:
-            continue
-        window = min(uptime, max(0.0, (now - since).total_seconds()))
-        total += cost(instance.price_per_hour, window)
-    return total
+    """Dollars billed between ``since`` and ``now`` (see :func:`vp_tui.core.costs.spent_since`)."""
+    return costs.spent_since(instances, since, now or utcnow())
 
 
 class Fleet:
@@ -99,6 +93,13 @@ class Fleet:
         """vp-tui's SSH public key, registered with a platform before each launch."""
         self._sleep = sleep
         self._monotonic = monotonic
+
+    def _pause(self, seconds: float, stop: threading.Event | None, what: str) -> None:
+        """Sleep between polls; with ``stop``, wake (and raise ``Cancelled``) when it is set."""
+        if stop is None:
+            self._sleep(seconds)
+        else:
+            cancel.pause(seconds, stop, what)
 
     def platform(self, name: PlatformName) -> Platform:
         """The adapter for ``name``; a clear error when it is not configured."""
@@ -121,16 +122,19 @@ class Fleet:
             try:
                 found = self.platforms[name].list_instances()
             except PlatformError as exc:
+                log.warning("listing %s instances failed: %s", name, exc)
                 return [], PlatformStatus(platform=name, ok=False, error=str(exc))
             except Exception as exc:
+                log.exception("listing %s instances failed unexpectedly", name)
                 error = f"unexpected error: {type(exc).__name__}: {exc}"
                 return [], PlatformStatus(platform=name, ok=False, error=error)
             return found, PlatformStatus(platform=name, ok=True)
 
-        with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="fleet") as pool:
-            for name, (found, status) in zip(names, pool.map(fetch, names), strict=True):
-                instances.extend(i for i in found if i.state is not InstanceState.TERMINATED)
-                statuses[name] = status
+        for name, (found, status) in zip(
+            names, parallel_map(fetch, names, name="fleet"), strict=True
+        ):
+            instances.extend(i for i in found if i.state is not InstanceState.TERMINATED)
+            statuses[name] = status
         return FleetResult(instances, statuses)
 
     def find(self, instance_id: str, platform: PlatformName | None = None) -> Instance:
@@ -159,8 +163,12 @@ class Fleet:
         timeout: float = 900.0,
         poll_seconds: float = 3.0,
         on_progress: Progress | None = None,
+        stop: threading.Event | None = None,
     ) -> Instance:
-        """Rent ``offer``; with ``wait``, return once the instance accepts SSH connections."""
+        """Rent ``offer``; with ``wait``, return once the instance accepts SSH connections.
+
+        ``stop`` cancels the wait (``Cancelled``); the instance then keeps booting.
+        """
         platform = self.platform(offer.platform)
         if self.public_key is not None:
             platform.ensure_ssh_key(self.public_key())
@@ -170,7 +178,7 @@ class Fleet:
         if not wait:
             return instance
         return self.wait_ready(
-            instance, timeout=timeout, poll_seconds=poll_seconds, on_progress=on_progress
+            instance, timeout=timeout, poll_seconds=poll_seconds, on_progress=on_progress, stop=stop
         )
 
     def wait_ready(
@@ -180,13 +188,17 @@ class Fleet:
         timeout: float = 900.0,
         poll_seconds: float = 3.0,
         on_progress: Progress | None = None,
+        stop: threading.Event | None = None,
     ) -> Instance:
-        """Poll until ``instance`` is running and reachable; raises ``LaunchTimeout``."""
+        """Poll until ``instance`` is running and reachable; raises ``LaunchTimeout``, or
+        ``Cancelled`` as soon as ``stop`` is set."""
         platform = self.platform(instance.platform)
+        what = f"waiting for {instance.instance_id} to be ready"
         deadline = self._monotonic() + timeout
         last_state: InstanceState | None = None
         current = instance
         while True:
+            cancel.check(stop, what)
             try:
                 found = platform.get_instance(instance.instance_id)
             except PlatformError as exc:
@@ -222,7 +234,7 @@ class Fleet:
                     f"destroy it with `vp destroy-instance {instance.instance_id}`",
                     platform=instance.platform,
                 )
-            self._sleep(poll_seconds)
+            self._pause(poll_seconds, stop, what)
 
     def destroy(
         self,
@@ -231,17 +243,22 @@ class Fleet:
         *,
         timeout: float = 120.0,
         poll_seconds: float = 2.0,
+        stop: threading.Event | None = None,
     ) -> None:
-        """Destroy and re-list until gone; raises ``DestroyUnverified`` if it stays."""
+        """Destroy and re-list until gone; raises ``DestroyUnverified`` if it stays, and
+        ``Cancelled`` as soon as ``stop`` is set (the destroy was still requested)."""
         adapter = self.platform(platform)
+        what = f"verifying the destroy of {instance_id}"
         with contextlib.suppress(NotFound):  # verified below: gone is gone
             adapter.destroy_instance(instance_id)
         deadline = self._monotonic() + timeout
         last: Instance | None = None
         while True:
+            cancel.check(stop, what)
             try:
                 listed = {i.instance_id: i for i in adapter.list_instances()}
             except PlatformError as exc:
+                log.warning("verifying the destroy of %s: listing failed: %s", instance_id, exc)
                 if self._monotonic() >= deadline:
                     raise DestroyUnverified(
                         f"destroy of {instance_id} requested, but it could not be verified: {exc}; "
@@ -259,12 +276,100 @@ class Fleet:
                         "check the provider's console",
                         platform=platform,
                     )
-            self._sleep(poll_seconds)
+            self._pause(poll_seconds, stop, what)
 
-    def stop(self, instance_id: str, platform: PlatformName) -> None:
-        """Stop an instance (disk kept, storage still billed)."""
+    def stop(
+        self,
+        instance_id: str,
+        platform: PlatformName,
+        *,
+        wait: bool = True,
+        timeout: float = 120.0,
+        poll_seconds: float = 2.0,
+        stop: threading.Event | None = None,
+    ) -> Instance | None:
+        """Stop an instance (disk kept, storage still billed); with ``wait``, until seen stopped.
+
+        Returns the instance as seen stopped (None without ``wait``). Raises
+        ``StateUnverified`` when the platform does not show it stopped within ``timeout``
+        and ``Cancelled`` as soon as ``stop`` is set.
+        """
         self.platform(platform).stop_instance(instance_id)
+        if not wait:
+            return None
+        return self._await_state(
+            instance_id, platform, InstanceState.STOPPED, "stop", timeout, poll_seconds, stop
+        )
 
-    def start(self, instance_id: str, platform: PlatformName) -> None:
-        """Start a stopped instance."""
+    def start(
+        self,
+        instance_id: str,
+        platform: PlatformName,
+        *,
+        wait: bool = True,
+        timeout: float = 300.0,
+        poll_seconds: float = 2.0,
+        stop: threading.Event | None = None,
+    ) -> Instance | None:
+        """Start a stopped instance; with ``wait``, until the platform shows it running.
+
+        Returns the instance as seen running (None without ``wait``). Raises
+        ``StateUnverified`` when it is not seen running within ``timeout``, a
+        ``PlatformError`` when it fails to start or disappears, and ``Cancelled`` as soon
+        as ``stop`` is set.
+        """
         self.platform(platform).start_instance(instance_id)
+        if not wait:
+            return None
+        return self._await_state(
+            instance_id, platform, InstanceState.RUNNING, "start", timeout, poll_seconds, stop
+        )
+
+    def _await_state(
+        self,
+        instance_id: str,
+        platform: PlatformName,
+        wanted: InstanceState,
+        verb: str,
+        timeout: float,
+        poll_seconds: float,
+        stop: threading.Event | None,
+    ) -> Instance:
+        """Poll ``get_instance`` until it shows ``wanted``; a failed lookup confirms nothing."""
+        adapter = self.platform(platform)
+        what = f"waiting for the {verb} of {instance_id}"
+        deadline = self._monotonic() + timeout
+        seen: InstanceState | None = None
+        problem: str | None = None
+        while True:
+            cancel.check(stop, what)
+            try:
+                found = adapter.get_instance(instance_id)
+            except PlatformError as exc:
+                problem = str(exc)
+            else:
+                problem = None
+                if found is None or found.state is InstanceState.TERMINATED:
+                    raise PlatformError(
+                        f"instance {instance_id} no longer exists ({verb} was requested)",
+                        platform=platform,
+                    )
+                seen = found.state
+                if seen is wanted:
+                    return found
+                if seen is InstanceState.ERROR:
+                    raise PlatformError(
+                        f"{verb} of {instance_id} failed: "
+                        f"{found.status_message or 'the platform reports an error'}",
+                        platform=platform,
+                    )
+            if self._monotonic() >= deadline:
+                last = f"it was last seen {seen}" if seen else "its state was never read"
+                if problem:
+                    last += f", and the latest check failed: {problem}"
+                raise StateUnverified(
+                    f"{verb} of {instance_id} was requested, but after {timeout:.0f}s it is "
+                    f"not {wanted}: {last}; check with `vp list-instances`",
+                    platform=platform,
+                )
+            self._pause(poll_seconds, stop, what)

@@ -8,14 +8,15 @@ keeps repeated refreshes from hammering an API.
 
 from __future__ import annotations
 
-import math
+import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from vp_tui.core.models import Offer, PlatformName, PlatformStatus, utcnow
+from vp_tui.core.ranking import SORTS, GpuComparison, cheapest_keys, compare_by_gpu, rank
+from vp_tui.core.threads import parallel_map
 from vp_tui.platforms.base import (
     OfferQuery,
     Platform,
@@ -24,103 +25,20 @@ from vp_tui.platforms.base import (
     SortKey,
 )
 
-SORT_KEYS: tuple[SortKey, ...] = ("price", "value", "vram", "reliability")
+__all__ = [
+    "SORT_KEYS",
+    "GpuComparison",
+    "Market",
+    "MarketResult",
+    "cheapest_keys",
+    "compare_by_gpu",
+    "rank",
+]
 
+log = logging.getLogger(__name__)
 
-def _sort_key(sort: SortKey) -> Callable[[Offer], tuple[float, ...]]:
-    def price(o: Offer) -> tuple[float, ...]:
-        return (o.price_per_hour, o.gpu_count)
-
-    def value(o: Offer) -> tuple[float, ...]:
-        v = o.dollars_per_tflop_hour
-        return (math.inf if v is None else v, o.price_per_hour)
-
-    def vram(o: Offer) -> tuple[float, ...]:
-        return (-(o.vram_gb * o.gpu_count), o.price_per_hour)
-
-    def reliability(o: Offer) -> tuple[float, ...]:
-        r = o.reliability
-        return (-(r if r is not None else -1.0), o.price_per_hour)
-
-    return {"price": price, "value": value, "vram": vram, "reliability": reliability}[sort]
-
-
-def rank(offers: Iterable[Offer], sort: SortKey = "price") -> list[Offer]:
-    """Offers in the order a person choosing one wants: cheapest, best value, ..."""
-    return sorted(offers, key=_sort_key(sort))
-
-
-@dataclass(frozen=True)
-class GpuComparison:
-    """The cheapest offer of one GPU model on each platform."""
-
-    gpu: str
-    best: dict[PlatformName, Offer]
-    """Platform -> its cheapest offer per GPU-hour for this model."""
-
-    def per_gpu_price(self, platform: PlatformName) -> float | None:
-        """$/h for one GPU of the model on ``platform``."""
-        offer = self.best.get(platform)
-        return None if offer is None else offer.price_per_hour / offer.gpu_count
-
-    @property
-    def cheapest_platform(self) -> PlatformName | None:
-        """Where the model is cheapest per GPU-hour."""
-        priced: list[tuple[float, PlatformName]] = []
-        for platform in self.best:
-            price = self.per_gpu_price(platform)
-            if price is not None:
-                priced.append((price, platform))
-        return min(priced)[1] if priced else None
-
-    @property
-    def difference(self) -> float | None:
-        """RunPod minus Vast, $/GPU-hour, when both have the model."""
-        vast, runpod = self.per_gpu_price("vast"), self.per_gpu_price("runpod")
-        return None if vast is None or runpod is None else runpod - vast
-
-
-def compare_by_gpu(
-    offers: Iterable[Offer], *, interruptible: bool | None = False
-) -> list[GpuComparison]:
-    """Cheapest offer per canonical GPU on each platform, cheapest model first.
-
-    Like is compared with like: on-demand offers only by default, spot/bid
-    offers only with ``interruptible=True``, both with None.
-    """
-    best: dict[str, dict[PlatformName, Offer]] = {}
-    for offer in offers:
-        if offer.gpu is None:
-            continue
-        if interruptible is not None and offer.interruptible != interruptible:
-            continue
-        per_platform = best.setdefault(offer.gpu, {})
-        current = per_platform.get(offer.platform)
-        if current is None or (
-            offer.price_per_hour / offer.gpu_count < current.price_per_hour / current.gpu_count
-        ):
-            per_platform[offer.platform] = offer
-    rows = [GpuComparison(gpu, per) for gpu, per in best.items()]
-
-    def cheapest(row: GpuComparison) -> float:
-        prices = [row.per_gpu_price(p) for p in row.best]
-        return min(p for p in prices if p is not None)
-
-    return sorted(rows, key=cheapest)
-
-
-def cheapest_keys(offers: Iterable[Offer]) -> set[str]:
-    """Keys of the offers that are the cheapest per GPU-hour for their GPU model."""
-    best: dict[str, Offer] = {}
-    for offer in offers:
-        if offer.gpu is None:
-            continue
-        current = best.get(offer.gpu)
-        if current is None or (
-            offer.price_per_hour / offer.gpu_count < current.price_per_hour / current.gpu_count
-        ):
-            best[offer.gpu] = offer
-    return {offer.key for offer in best.values()}
+SORT_KEYS: tuple[SortKey, ...] = SORTS
+"""Every sort order of ``OfferQuery.sort`` (the rules live in :mod:`vp_tui.core.ranking`)."""
 
 
 @dataclass
@@ -179,9 +97,10 @@ class Market:
         names = [n for n in (platforms or list(self.platforms)) if n in self.platforms]
         if not names:
             return MarketResult([], {}, self._clock())
-        with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="market") as pool:
-            futures = {name: pool.submit(self._fetch_one, name, query, force) for name in names}
-            answers = {name: future.result() for name, future in futures.items()}
+        fetched = parallel_map(
+            lambda name: self._fetch_one(name, query, force), names, name="market"
+        )
+        answers = dict(zip(names, fetched, strict=True))
         offers: list[Offer] = []
         statuses: dict[PlatformName, PlatformStatus] = {}
         for name in names:
@@ -218,10 +137,12 @@ class Market:
                 memory.last_error = str(exc)
             return self._stale(name, f"{exc} (retrying in {delay:.0f}s)", query)
         except PlatformError as exc:
+            log.warning("fetching %s offers failed: %s", name, exc)
             with self._lock:
                 memory.last_error = str(exc)
             return self._stale(name, str(exc), query)
         except Exception as exc:  # an adapter bug must not take the other platform down
+            log.exception("fetching %s offers failed unexpectedly", name)
             with self._lock:
                 memory.last_error = f"unexpected error: {type(exc).__name__}: {exc}"
             return self._stale(name, memory.last_error, query)

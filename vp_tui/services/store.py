@@ -9,45 +9,143 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from vp_tui import locations
 from vp_tui.core.models import Instance, Job, JobState, utcnow
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id TEXT PRIMARY KEY,
-    platform TEXT NOT NULL,
-    instance_id TEXT NOT NULL,
-    command TEXT NOT NULL,
-    workdir TEXT,
-    state TEXT NOT NULL,
-    exit_code INTEGER,
-    created_at TEXT NOT NULL,
-    started_at TEXT,
-    finished_at TEXT,
-    bytes_synced INTEGER NOT NULL DEFAULT 0,
-    log_path TEXT,
-    log_offset INTEGER NOT NULL DEFAULT 0,
-    price_per_hour REAL NOT NULL DEFAULT 0,
-    error TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_instance ON jobs (platform, instance_id);
-CREATE TABLE IF NOT EXISTS instances (
-    platform TEXT NOT NULL,
-    instance_id TEXT NOT NULL,
-    label TEXT,
-    gpu TEXT,
-    price_per_hour REAL NOT NULL DEFAULT 0,
-    state TEXT NOT NULL,
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    gone_at TEXT,
-    PRIMARY KEY (platform, instance_id)
-);
-"""
+
+class StoreError(Exception):
+    """The store cannot be used as it is on disk (e.g. written by a newer vp-tui)."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the store's schema: applied once, in order, to reach ``version``."""
+
+    version: int
+    """The ``PRAGMA user_version`` the database has once this step is applied."""
+    description: str
+    statements: tuple[str, ...]
+    """SQL statements, run one by one inside the migration transaction."""
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "jobs and instances seen",
+        (
+            """CREATE TABLE IF NOT EXISTS jobs (
+                job_id TEXT PRIMARY KEY,
+                platform TEXT NOT NULL,
+                instance_id TEXT NOT NULL,
+                command TEXT NOT NULL,
+                workdir TEXT,
+                state TEXT NOT NULL,
+                exit_code INTEGER,
+                created_at TEXT NOT NULL,
+                started_at TEXT,
+                finished_at TEXT,
+                bytes_synced INTEGER NOT NULL DEFAULT 0,
+                log_path TEXT,
+                log_offset INTEGER NOT NULL DEFAULT 0,
+                price_per_hour REAL NOT NULL DEFAULT 0,
+                error TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS jobs_instance ON jobs (platform, instance_id)",
+            """CREATE TABLE IF NOT EXISTS instances (
+                platform TEXT NOT NULL,
+                instance_id TEXT NOT NULL,
+                label TEXT,
+                gpu TEXT,
+                price_per_hour REAL NOT NULL DEFAULT 0,
+                state TEXT NOT NULL,
+                first_seen TEXT NOT NULL,
+                last_seen TEXT NOT NULL,
+                gone_at TEXT,
+                PRIMARY KEY (platform, instance_id)
+            )""",
+        ),
+    ),
+    Migration(
+        2,
+        "storage price and start of the current up-period of instances seen",
+        (
+            "ALTER TABLE instances ADD COLUMN storage_price_per_hour REAL NOT NULL DEFAULT 0",
+            "ALTER TABLE instances ADD COLUMN started_at TEXT",
+        ),
+    ),
+    Migration(
+        3,
+        "launches created but not yet reachable (resumed after a quit)",
+        (
+            """CREATE TABLE IF NOT EXISTS pending_launches (
+                platform TEXT NOT NULL,
+                instance_id TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                instance TEXT NOT NULL,
+                PRIMARY KEY (platform, instance_id)
+            )""",
+        ),
+    ),
+)
+"""Every schema step, oldest first. Add new steps at the end; never change a shipped one.
+
+Databases written before versioning have ``user_version`` 0 and the tables of step 1
+(which therefore only creates what is missing)."""
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+"""The schema version this code reads and writes."""
+
+
+def migrate(db: sqlite3.Connection, path: Path | str = "the store") -> int:
+    """Bring ``db`` to :data:`SCHEMA_VERSION` in one transaction; returns the version found.
+
+    Raises ``StoreError`` when the database is newer than this code. Safe to call from
+    several processes at once: the version is read again under the write lock.
+    """
+    found = _user_version(db)
+    if found == SCHEMA_VERSION:
+        return found
+    _check_not_newer(found, path)
+    previous = db.isolation_level
+    db.isolation_level = None
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            found = _user_version(db)
+            _check_not_newer(found, path)
+            for step in MIGRATIONS:
+                if step.version <= found:
+                    continue
+                for statement in step.statements:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {int(step.version)}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    finally:
+        db.isolation_level = previous
+    return found
+
+
+def _user_version(db: sqlite3.Connection) -> int:
+    row = db.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def _check_not_newer(found: int, path: Path | str) -> None:
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} has schema version {found}, newer than this vp-tui understands "
+            f"({SCHEMA_VERSION}): it was written by a newer version; upgrade vp-tui "
+            "(`pip install -U vp-tui`) or point VP_DATA_DIR elsewhere"
+        )
+
 
 _JOB_FIELDS = tuple(Job.model_fields)
 
@@ -56,11 +154,20 @@ class Store:
     """Jobs and instances on disk."""
 
     def __init__(self, path: Path | None = None) -> None:
+        """Open (creating or migrating) the store; ``StoreError`` if it cannot be used."""
         self.path = path or locations.data_dir() / "vp-tui.sqlite3"
         locations.ensure_private_dir(self.path.parent)
-        with self._connect() as db:
+        try:
+            db = sqlite3.connect(self.path, timeout=10)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+            migrate(db, self.path)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot use {self.path}: {exc}") from exc
+        finally:
+            db.close()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -130,19 +237,26 @@ class Store:
             return [_job(row) for row in db.execute(sql, params).fetchall()]
 
     def record_instances(self, instances: Sequence[Instance], now: datetime | None = None) -> None:
-        """Remember instances seen (for receipts and for spotting forgotten ones)."""
+        """Remember instances seen (for receipts and for spotting forgotten ones).
+
+        Besides the compute price, each row keeps the storage price and the start time
+        the platform last reported (or that its uptime implies).
+        """
         stamp = (now or utcnow()).isoformat()
         with self._connect() as db:
             for i in instances:
+                started = _started_at(i)
                 db.execute(
                     """INSERT INTO instances
                        (platform, instance_id, label, gpu, price_per_hour, state,
-                        first_seen, last_seen)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        first_seen, last_seen, storage_price_per_hour, started_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                        ON CONFLICT (platform, instance_id) DO UPDATE SET
                        label = excluded.label, gpu = excluded.gpu,
                        price_per_hour = excluded.price_per_hour, state = excluded.state,
-                       last_seen = excluded.last_seen, gone_at = NULL""",
+                       last_seen = excluded.last_seen, gone_at = NULL,
+                       storage_price_per_hour = excluded.storage_price_per_hour,
+                       started_at = excluded.started_at""",
                     (
                         i.platform,
                         i.instance_id,
@@ -152,6 +266,8 @@ class Store:
                         str(i.state),
                         stamp,
                         stamp,
+                        i.storage_price_per_hour,
+                        started.isoformat() if started is not None else None,
                     ),
                 )
 
@@ -163,6 +279,52 @@ class Store:
                 "WHERE platform = ? AND instance_id = ?",
                 ((now or utcnow()).isoformat(), platform, instance_id),
             )
+
+    def add_pending_launch(self, instance: Instance, now: datetime | None = None) -> None:
+        """Remember a launch the platform created and that is not reachable yet."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO pending_launches "
+                "(platform, instance_id, created_at, instance) VALUES (?, ?, ?, ?)",
+                (
+                    instance.platform,
+                    instance.instance_id,
+                    (now or utcnow()).isoformat(),
+                    instance.model_dump_json(),
+                ),
+            )
+
+    def remove_pending_launch(self, platform: str, instance_id: str) -> None:
+        """Forget a launch: it is reachable, failed, or was destroyed."""
+        with self._connect() as db:
+            db.execute(
+                "DELETE FROM pending_launches WHERE platform = ? AND instance_id = ?",
+                (platform, instance_id),
+            )
+
+    def pending_launches(self) -> list[Instance]:
+        """Launches still waiting to be reachable, oldest first, as last seen."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT instance FROM pending_launches ORDER BY created_at"
+            ).fetchall()
+        found = []
+        for row in rows:
+            try:
+                found.append(Instance.model_validate_json(row["instance"]))
+            except ValueError:
+                continue  # written by another version: the listing still shows it
+        return found
+
+
+def _started_at(instance: Instance) -> datetime | None:
+    """When the platform says the instance started, or what its reported uptime implies."""
+    if instance.started_at is not None:
+        return instance.started_at
+    if instance.uptime_seconds is None or not instance.state.is_billing_compute:
+        return None
+    began = instance.observed_at - timedelta(seconds=instance.uptime_seconds)
+    return (began + timedelta(milliseconds=500)).replace(microsecond=0)  # to the nearest second
 
 
 def _job(row: sqlite3.Row) -> Job:

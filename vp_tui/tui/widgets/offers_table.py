@@ -27,8 +27,8 @@ from textual.strip import Strip
 
 from vp_tui.core.gpus import gpu_spec
 from vp_tui.core.models import Offer
-from vp_tui.core.offer_filter import SORTS, OfferFilter, OfferIndex, OfferSort, parse_filter
-from vp_tui.services.market import GpuComparison, compare_by_gpu
+from vp_tui.core.offer_filter import OfferFilter, OfferIndex, parse_filter
+from vp_tui.core.ranking import SORTS, GpuComparison, OfferSort, compare_by_gpu, rank_comparisons
 
 Align = Literal["left", "right"]
 
@@ -192,28 +192,6 @@ def _group_cells(row: GpuComparison) -> tuple[tuple[str, CellKind], ...]:
         "cheaper": (cheaper_text, "cheapest" if diff else "dim"),
     }
     return tuple(cells[column.key] for column in GROUPED_COLUMNS)
-
-
-def _group_choice(row: GpuComparison) -> Offer:
-    """The offer a grouped row stands for: the cheapest per GPU-hour of the model."""
-    return min(row.best.values(), key=lambda o: o.price_per_hour / o.gpu_count)
-
-
-def _group_sort(rows: list[GpuComparison], sort: OfferSort) -> list[GpuComparison]:
-    """GPU models in the order of ``sort`` (compare_by_gpu already orders by price)."""
-    if sort == "value":
-
-        def value(row: GpuComparison) -> float:
-            found = [o.dollars_per_tflop_hour for o in row.best.values()]
-            known = [v for v in found if v is not None]
-            return min(known) if known else float("inf")
-
-        return sorted(rows, key=value)
-    if sort == "vram":
-        return sorted(rows, key=lambda row: -max(o.vram_gb for o in row.best.values()))
-    if sort == "reliability":
-        return sorted(rows, key=lambda row: -max((o.reliability or 0.0) for o in row.best.values()))
-    return rows
 
 
 class OffersTable(ScrollView, can_focus=True):
@@ -427,7 +405,7 @@ class OffersTable(ScrollView, can_focus=True):
         if row < 0:
             return None
         if self.grouped:
-            return _group_choice(self._groups[row]) if row < len(self._groups) else None
+            return self._groups[row].choice if row < len(self._groups) else None
         if row < len(self._positions):
             return self._index.offers[self._positions[row]]
         return None
@@ -435,7 +413,7 @@ class OffersTable(ScrollView, can_focus=True):
     def visible_offers(self) -> list[Offer]:
         """The offers passing the filter, in display order (grouped: one per GPU model)."""
         if self.grouped:
-            return [_group_choice(row) for row in self._groups]
+            return [row.choice for row in self._groups]
         offers = self._index.offers
         return [offers[i] for i in self._positions]
 
@@ -478,7 +456,7 @@ class OffersTable(ScrollView, can_focus=True):
             offers, spot = self._index.offers, self._compared_kind
             best = self._index.best_per_model(positions, spot)
             groups = compare_by_gpu((offers[i] for i in best), interruptible=spot)
-            self._groups = _group_sort(groups, self.sort_key)
+            self._groups = rank_comparisons(groups, self.sort_key)
             self._positions = []
         else:
             self._positions = positions
@@ -538,7 +516,7 @@ class OffersTable(ScrollView, can_focus=True):
             self._cursor_key = f"gpu:{offer.gpu}" if offer is not None and offer.gpu else None
         else:
             group = self._group_for_key(self._cursor_key)
-            self._cursor_key = _group_choice(group).key if group is not None else None
+            self._cursor_key = group.choice.key if group is not None else None
         self._layout_key = None
         self._rebuild(lost="top")
 
