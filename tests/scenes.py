@@ -1,5 +1,7 @@
 """The dashboard's main states, reproducible to the pixel: for screenshots and snapshot tests.
 
+Run as a script (`make screenshots`) it writes an SVG of each scene.
+
 Each scene is the app on a private demo cloud whose clock stands still, with the
 same two instances and one finished job, and the keys that lead to the state.
 """
@@ -7,6 +9,9 @@ same two instances and one finished job, and the keys that lead to the state.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -115,21 +120,31 @@ def scene_app(scene: Scene, state_dir: Path, project: Path | None = None) -> VpA
     return app
 
 
-def run_before(scene: Scene) -> Callable[[Pilot[None]], Awaitable[None]]:
-    """What to do in the running app before the picture is taken."""
+def run_before(scene: Scene, app: VpApp) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """What to do in ``app``, running, before the picture is taken."""
+
+    async def settled() -> None:
+        # Every fetch and action is done; the log tail runs for as long as a job is shown.
+        busy = [w for w in app.workers if w.group != "log-tail"]
+        if busy:  # (an empty list would mean "all of them")
+            await app.workers.wait_for_complete(busy)
 
     async def steps(pilot: Pilot[None]) -> None:
-        app = pilot.app
         assert isinstance(app, VpApp)
         for _ in range(400):
             if app.offers_loaded.is_set() and app.fleet_loaded.is_set():
                 break
             await asyncio.sleep(0.05)
-        await app.workers.wait_for_complete()
+        await settled()
         await pilot.pause()
         jobs = app.engine.job_service.history()
         if jobs:
             app.show_job(jobs[0])
+            log = app.job_log
+            for _ in range(400):
+                if log is not None and log.lines:
+                    break
+                await asyncio.sleep(0.05)
         if not scene.faults:
             app.clear_notifications()
         for key in scene.keys:
@@ -137,7 +152,7 @@ def run_before(scene: Scene) -> Callable[[Pilot[None]], Awaitable[None]]:
             await pilot.pause()
         for widget in app.screen.query(Input):
             widget.cursor_blink = False
-        await app.workers.wait_for_complete()
+        await settled()
         await pilot.pause()
 
     return steps
@@ -145,8 +160,6 @@ def run_before(scene: Scene) -> Callable[[Pilot[None]], Awaitable[None]]:
 
 async def save_screenshots(directory: Path, size: tuple[int, int] = (160, 48)) -> list[Path]:
     """Write an SVG of every scene into ``directory`` (for `make screenshots`)."""
-    import tempfile
-
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for scene in SCENES.values():
@@ -154,10 +167,23 @@ async def save_screenshots(directory: Path, size: tuple[int, int] = (160, 48)) -
             app = scene_app(scene, Path(tmp))
             try:
                 async with app.run_test(size=size, notifications=True) as pilot:
-                    await run_before(scene)(pilot)
+                    await run_before(scene, app)(pilot)
                     path = directory / f"{scene.name}.svg"
                     app.save_screenshot(str(path.name), str(directory))
                     written.append(path)
             finally:
-                app.engine.close()
+                app.close_engine()
     return written
+
+
+def main() -> None:
+    """`make screenshots`: write the scenes into the directory given (default ``screenshots``)."""
+    directory = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots")
+    with tempfile.TemporaryDirectory() as data:
+        os.environ["VP_DATA_DIR"] = data  # keep the user's own demo state out of it
+        for path in asyncio.run(save_screenshots(directory.resolve())):
+            print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from vp_tui.tui.scenes import SCENES, run_before, scene_app
+from scenes import SCENES, run_before, scene_app
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +39,6 @@ def test_scene(
     scene = SCENES[name]
     app = scene_app(scene, tmp_path / "scene")
     try:
-        assert snap_compare(app, terminal_size=size, run_before=run_before(scene))  # type: ignore[operator]
+        assert snap_compare(app, terminal_size=size, run_before=run_before(scene, app))  # type: ignore[operator]
     finally:
-        app.engine.close()
+        app.close_engine()

@@ -29,8 +29,7 @@ async def test_paints_first_then_loads_the_engine(
             assert app.focused is not None and app.focused.id == "offers"
             await pilot.press("q")
     finally:
-        if app.context is not None:
-            app.context.close()
+        app.close_engine()
     assert app.return_code == 0
 
 

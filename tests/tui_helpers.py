@@ -22,9 +22,13 @@ async def running_app(
     faults: str = "",
     destroy_timeout: float = 20.0,
     project: Path | None = None,
+    boot_seconds: float = 0.3,
+    refresh_seconds: float = 2,
+    fleet_seconds: float = 1,
+    accounts_seconds: float | None = None,
 ) -> AsyncIterator[tuple[VpApp, Pilot[None], DemoCloud]]:
     """The dashboard on its own demo cloud (fast boots), driven by a Pilot."""
-    with DemoCloud(tmp_path / "data" / "demo", boot_seconds=0.3, faults=faults) as cloud:
+    with DemoCloud(tmp_path / "data" / "demo", boot_seconds=boot_seconds, faults=faults) as cloud:
         context = build_context(demo_cloud=cloud)
         if project is None:
             project = tmp_path / "project"
@@ -32,8 +36,9 @@ async def running_app(
         app = VpApp(
             context,
             project=project,
-            refresh_seconds=2,
-            fleet_seconds=1,
+            refresh_seconds=refresh_seconds,
+            fleet_seconds=fleet_seconds,
+            accounts_seconds=accounts_seconds,
             destroy_timeout=destroy_timeout,
         )
         try:

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from vp_tui.config import LoadedConfig, Settings, load_config
 from vp_tui.core.models import PlatformName
+from vp_tui.logs import register_secrets
 from vp_tui.platforms.base import Platform
 from vp_tui.remote.keys import resolve_identity
 from vp_tui.services.fleet import Fleet
@@ -110,6 +111,11 @@ def build_context(
     """
     loaded = loaded or load_config()
     settings = loaded.settings
+    register_secrets(
+        key.get_secret_value()
+        for key in (settings.vast.api_key, settings.runpod.api_key)
+        if key is not None
+    )
     use_demo = demo_cloud is not None or decide_demo(settings, demo)
     owns = False
     if use_demo:

@@ -55,8 +55,12 @@ class GeneralSettings(_Section):
 
     default_platform: Literal["vast", "runpod", "demo"] = "vast"
     """Platform used when a command is given no --platform; `demo` always uses the demo cloud."""
-    refresh_seconds: float = Field(default=10.0, ge=1.0, le=3600.0)
-    """Seconds between dashboard refreshes of offers and instances."""
+    refresh_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
+    """Seconds between dashboard refreshes of the offers (`R` refreshes at once)."""
+    instances_seconds: float = Field(default=10.0, ge=1.0, le=3600.0)
+    """Seconds between refreshes of your instances (2 s while one is starting or stopping)."""
+    accounts_seconds: float = Field(default=60.0, ge=5.0, le=3600.0)
+    """Seconds between refreshes of the account balances."""
 
 
 class VastSettings(_Section):

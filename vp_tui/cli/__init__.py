@@ -10,9 +10,11 @@ from vp_tui import __version__
 from vp_tui.cli import config_cmd, demo_cmd, instances_cmd, jobs_cmd, market_cmd
 from vp_tui.cli.output import CliError, error
 from vp_tui.config import ConfigError
+from vp_tui.logs import LEVELS, close_logging, setup_logging
 from vp_tui.platforms.base import PlatformError
 from vp_tui.remote.keys import RemoteError
 from vp_tui.services.jobs import JobError
+from vp_tui.services.store import StoreError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vp {__version__}")
     parser.add_argument(
         "--demo", action="store_true", help="use the built-in demo cloud instead of real accounts"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=LEVELS,
+        default="warning",
+        help="how much to write to the log file in the data directory (default: warning)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     config_cmd.add_parsers(sub)
@@ -42,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        setup_logging(args.log_level)
+    except OSError as exc:  # an unwritable data directory must not stop a command
+        error(f"cannot write the log file: {exc}")
+    try:
         status: int = args.handler(args)
     except CliError as exc:
         error(str(exc))
@@ -49,12 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         error(str(exc))
         return 2
-    except (PlatformError, RemoteError, JobError) as exc:
+    except (PlatformError, RemoteError, JobError, StoreError) as exc:
         error(str(exc))
         return 1
     except KeyboardInterrupt:
         error("interrupted")
         return 130
+    finally:
+        close_logging()
     return status
 
 

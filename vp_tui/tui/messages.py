@@ -20,15 +20,42 @@ class OffersLoaded(Message):
 
     result: MarketResult
     index: OfferIndex
+    skipped: dict[PlatformName, int]
+    """Rows each platform answered with that could not be read (and were left out)."""
 
 
 @dataclass
 class FleetLoaded(Message):
-    """Instances and accounts of every platform, as just listed."""
+    """Instances of every platform as just listed (a failed platform has an error status)."""
 
     instances: list[Instance]
     statuses: dict[PlatformName, PlatformStatus]
+
+
+@dataclass
+class AccountsLoaded(Message):
+    """Balances of the platforms that answered, and why the others did not."""
+
     accounts: dict[PlatformName, Account]
+    errors: dict[PlatformName, str]
+
+
+@dataclass
+class LogChunk(Message):
+    """Text appended to the shown job's local log (read off the UI thread)."""
+
+    job_id: str
+    generation: int
+    """Which showing of the job this belongs to (a job shown again starts over)."""
+    text: str
+
+
+@dataclass
+class SessionRestored(Message):
+    """What an earlier session left running: jobs to re-attach, launches still booting."""
+
+    jobs: list[Job]
+    launches: list[Instance]
 
 
 @dataclass
@@ -59,6 +86,10 @@ class JobChanged(Message):
     """A job's state changed (started, syncing, running, finished...)."""
 
     job: Job
+    focus: bool = False
+    """Just started from the run dialog: show it and focus the log once it runs."""
+    ended: bool = False
+    """Its output has been followed to the end: say how it went."""
 
 
 @dataclass
@@ -88,3 +119,10 @@ class EngineFailed(Message):
     """The engine could not start (a bad config file, say); the app exits with this."""
 
     text: str
+
+
+@dataclass
+class RefreshWanted(Message):
+    """A worker changed something: fetch this kind of data now."""
+
+    kind: str

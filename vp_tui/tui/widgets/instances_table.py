@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
+from vp_tui.core.costs import spent_so_far
 from vp_tui.core.money import format_duration, format_money, format_price
 from vp_tui.core.states import InstanceState
 from vp_tui.tui.styles import theme_style
@@ -67,10 +68,19 @@ class InstancesTable(DataTable[Text | str]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.instances: dict[str, Instance] = {}
         self.overrides: dict[str, RowOverride] = {}
+        self.stale: dict[str, tuple[datetime, str]] = {}
+        """Platform -> (when its rows were last true, the error since): rows shown stale."""
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key)
+
+    def on_idle(self) -> None:
+        # DataTable widens its columns for new rows when idle (right after this
+        # handler) but keeps cells it drew before at their old width; redraw them
+        # once the widths are settled.
+        if self._require_update_dimensions:
+            self.call_after_refresh(self.notify_style_update)
 
     @property
     def current(self) -> Instance | None:
@@ -90,6 +100,11 @@ class InstancesTable(DataTable[Text | str]):
         if override and override.note:
             label = f"{state}: {override.note}"
         style = theme_style(self.app, STATE_STYLES.get(state, ""))
+        stale = self.stale.get(instance.platform)
+        if stale is not None and override is None:
+            # The platform did not answer: this is what it said last, not what is now.
+            label = f"{state}? stale {format_duration((now - stale[0]).total_seconds())}"
+            style = theme_style(self.app, "italic $warning")
         name = instance.instance_id + (f" {instance.label}" if instance.label else "")
         gpu = f"{instance.gpu_count}x {instance.gpu or instance.gpu_raw or '?'}"
         util = "-" if instance.gpu_util is None else f"{instance.gpu_util:.0f}%"
@@ -100,13 +115,23 @@ class InstancesTable(DataTable[Text | str]):
             "state": Text(label, style=style),
             "uptime": format_duration(instance.uptime_at(now)),
             "price": Text(format_price(instance.price_per_hour), justify="right"),
-            "spent": Text(format_money(instance.spent_at(now)), justify="right"),
+            "spent": Text(format_money(spent_so_far(instance, now)), justify="right"),
             "util": Text(util, justify="right"),
         }
 
-    def sync(self, instances: Sequence[Instance], now: datetime) -> None:
-        """Show ``instances``: remove vanished rows, update changed cells, add new rows."""
+    def sync(
+        self,
+        instances: Sequence[Instance],
+        now: datetime,
+        *,
+        stale: Mapping[str, tuple[datetime, str]] | None = None,
+    ) -> None:
+        """Show ``instances``: remove vanished rows, update changed cells, add new rows.
+
+        ``stale`` names the platforms whose rows come from an earlier listing.
+        """
         current = self.current
+        self.stale = dict(stale or {})
         wanted = {i.key: i for i in instances}
         # A row whose destroy failed stays visible (in red) even if the listing lost it.
         for key, override in self.overrides.items():
@@ -141,6 +166,8 @@ class InstancesTable(DataTable[Text | str]):
                 cells = self._cells(instance, now)
                 self.update_cell(key, "uptime", cells["uptime"])
                 self.update_cell(key, "spent", cells["spent"])
+                if instance.platform in self.stale:
+                    self.update_cell(key, "state", cells["state"])
 
     def set_override(self, key: str, override: RowOverride | None, now: datetime) -> None:
         """Mark a row terminating / failed, or clear the mark."""

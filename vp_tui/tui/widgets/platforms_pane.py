@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
@@ -26,11 +26,18 @@ class PlatformView:
 
     name: PlatformName
     status: PlatformStatus | None = None
+    """How the last offer refresh went."""
     account: Account | None = None
-    running: int = 0
+    account_error: str | None = None
+    """Why the balance could not be read, if it could not."""
+    running: int | None = None
+    """Instances running; None while not known (not listed yet, or the listing failed)."""
+    listing_error: str | None = None
+    """Why the last instance listing failed, if it did."""
     included: bool = True
     offers: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
+    skipped: int = 0
+    """Rows of the last answer that could not be read."""
 
 
 class PlatformsPane(Widget, can_focus=True):
@@ -97,21 +104,33 @@ class PlatformsPane(Widget, can_focus=True):
         *,
         status: PlatformStatus | None = None,
         account: Account | None = None,
+        account_error: str | None = None,
         running: int | None = None,
+        listing_error: str | None = None,
+        known: bool = False,
         offers: int | None = None,
+        skipped: int | None = None,
     ) -> None:
-        """Show what was just learned about a platform."""
+        """Show what was just learned about a platform.
+
+        ``known=True`` says ``running`` and ``listing_error`` come from an instance
+        listing (and may be None); ``account`` and ``account_error`` come together.
+        """
         view = self.views.get(name)
         if view is None:
             return
         if status is not None:
             view.status = status
-        if account is not None:
-            view.account = account
-        if running is not None:
+        if account is not None or account_error is not None:
+            view.account = account or view.account
+            view.account_error = account_error
+        if known:
             view.running = running
+            view.listing_error = listing_error
         if offers is not None:
             view.offers = offers
+        if skipped is not None:
+            view.skipped = skipped
         self.refresh()
 
     def action_cursor(self, step: int) -> None:
@@ -153,12 +172,39 @@ class PlatformsPane(Widget, can_focus=True):
             text.append("\n  ")
             text.append_text(self._state(view))
             text.append("\n  ")
-            balance = view.account.balance if view.account else None
-            burn = view.account.spend_per_hour if view.account else None
-            text.append(f"balance {format_money(balance)}")
-            if burn is not None:
-                text.append(f"  {format_price(burn)}/h")
-            text.append(f"\n  {view.running} running  {view.offers:,} offers\n")
+            text.append_text(self._money(view))
+            running = "?" if view.running is None else str(view.running)
+            text.append(f"\n  {running} running  {view.offers:,} offers")
+            if view.skipped:
+                text.append(
+                    f"\n  {view.skipped:,} rows unreadable (see log)",
+                    style=self.get_component_rich_style("platforms-pane--stale"),
+                )
+            if view.listing_error and view.listing_error != self._offers_error(view):
+                text.append(
+                    f"\n  instances: {view.listing_error}",
+                    style=self.get_component_rich_style("platforms-pane--error"),
+                )
+            text.append("\n")
+        return text
+
+    @staticmethod
+    def _offers_error(view: PlatformView) -> str | None:
+        return view.status.error if view.status is not None and not view.status.ok else None
+
+    def _money(self, view: PlatformView) -> Text:
+        """The balance line; an error is shown here unless the line above says it already."""
+        account = view.account
+        balance = "?" if account is None and view.account_error else None
+        text = Text(f"balance {balance or format_money(account.balance if account else None)}")
+        if account is not None and account.spend_per_hour is not None:
+            text.append(f"  {format_price(account.spend_per_hour)}/h")
+        if view.account_error:
+            error = self.get_component_rich_style("platforms-pane--error")
+            if account is not None:
+                text.append(" (stale)", style=error)
+            if view.account_error not in (self._offers_error(view), view.listing_error):
+                text.append(f": {view.account_error}", style=error)
         return text
 
     def _state(self, view: PlatformView) -> Text:

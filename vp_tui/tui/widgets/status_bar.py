@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
 from vp_tui.core.money import format_money, format_price
+
+if TYPE_CHECKING:
+    from vp_tui.core.fleet_state import Burn
 
 
 class StatusBar(Horizontal):
@@ -36,11 +41,15 @@ class StatusBar(Horizontal):
         badge.set_class(demo, "demo")
         badge.set_class(not demo, "live")
 
-    def show(self, *, burn_rate: float, spent_today: float, running: int) -> None:
-        """Update the money figures."""
-        self.query_one("#burn-rate", Static).update(f"burn {format_price(burn_rate)}/h")
+    def show(self, *, burn: Burn, spent_today: float, running: int) -> None:
+        """Update the money figures; platforms that did not answer are named, not zeroed."""
+        unknown = f" + {', '.join(burn.unknown)} unknown" if burn.unknown else ""
+        self.query_one("#burn-rate", Static).update(
+            f"burn {format_price(burn.per_hour)}/h{unknown}"
+        )
+        self.query_one("#burn-rate", Static).set_class(bool(burn.unknown), "unknown")
         self.query_one("#spend-today", Static).update(f"today {format_money(spent_today)}")
-        self.query_one("#running-count", Static).update(f"{running} running")
+        self.query_one("#running-count", Static).update(f"{running} running{unknown}")
 
     def note(self, text: str) -> None:
         """A short note at the end of the bar (last refresh, problems)."""

@@ -1,0 +1,1 @@
+"""The dashboard's actions, one module per family: instances, jobs, sync."""

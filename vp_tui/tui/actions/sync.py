@@ -1,0 +1,51 @@
+"""Sync actions: push the project to the highlighted instance, pull results back."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from textual import work
+
+from vp_tui.core.cancel import Cancelled
+from vp_tui.core.models import Instance
+from vp_tui.tui.base import DashboardBase, user_errors
+from vp_tui.tui.messages import ActionFailed
+
+Direction = Literal["push", "pull"]
+
+
+class SyncActions(DashboardBase):
+    """`u` pushes, `p` pulls; a worker moves the files and says what moved."""
+
+    def action_push_files(self) -> None:
+        """Push the project to the highlighted instance."""
+        instance = self.current_instance()
+        if instance is not None:
+            self.sync_files(instance, "push")
+
+    def action_pull_files(self) -> None:
+        """Pull results from the highlighted instance into the project."""
+        instance = self.current_instance()
+        if instance is not None:
+            self.sync_files(instance, "pull")
+
+    @work(thread=True, group="sync", exit_on_error=False)
+    def sync_files(self, instance: Instance, direction: Direction) -> None:
+        """Push or pull, then say what moved (cancelled when the app quits)."""
+        service = self.engine.job_service
+        self.notify(f"{direction} {instance.name}…", title="Sync", timeout=2)
+        try:
+            if direction == "push":
+                result = service.push(instance, self.project, stop=self.stop_event)
+            else:
+                result = service.pull(instance, self.project, stop=self.stop_event)
+        except Cancelled:
+            return
+        except user_errors() as exc:
+            self.post_message(ActionFailed(f"{direction.capitalize()} failed", str(exc)))
+            return
+        how = f" via SFTP ({result.note})" if result.note else ""
+        self.notify(
+            f"{result.files} files, {result.bytes:,} bytes{how}",
+            title=f"{direction.capitalize()} {instance.name} done",
+        )
