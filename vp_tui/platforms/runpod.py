@@ -689,12 +689,13 @@ class RunPodPlatform:
     # ------------------------------------------------------------------ pods
 
     def list_instances(self) -> list[Instance]:
-        """Every pod of the account, whatever its state."""
+        """Every pod of the account, whatever its state.
+
+        An answer without a ``myself.pods`` list is a ``PlatformError``, never an empty account.
+        """
         answer = self._query("list pods", _PODS_QUERY)
         pods = _data(answer, "myself", "pods")
-        if pods is None:
-            pods = []
-        if not isinstance(pods, list):
+        if not isinstance(pods, list):  # null is not "no pods": an empty account answers []
             raise malformed(PLATFORM, "pods is not a list")
         instances = []
         skipped = 0
@@ -708,7 +709,11 @@ class RunPodPlatform:
         return instances
 
     def get_instance(self, instance_id: str) -> Instance | None:
-        """One pod, or None when RunPod no longer knows it."""
+        """One pod, or None when RunPod no longer knows it.
+
+        Gone means RunPod said so (``pod: null``, or a "not found" error); an
+        answer without a readable pod is a ``PlatformError``, never None.
+        """
         try:
             pod_id = _check_pod_id(instance_id)
             answer = self._query("get pod", pod_query(pod_id))

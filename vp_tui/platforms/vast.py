@@ -109,6 +109,8 @@ COPY_USER = "vastai_kaalia"
 """The SSH login of Vast's transfer service (what ``vastai copy`` hands to rsync)."""
 _COPY_LOCAL = "."
 """The local side of a copy request: any local path without a colon (Vast never sees it)."""
+_NO_SUCH_INSTANCE = "no_such_instance"
+"""Vast's error code for an instance id it does not know (a 200 with ``success: false``)."""
 _GONE_WORDS = ("no longer available", "not available", "no_such_ask", "already rented", "unavail")
 
 
@@ -578,8 +580,8 @@ class VastPlatform:
             data = self._call("list instances", lambda: sdk.show_instances_v1(dict(params)))
             if not isinstance(data, Mapping):
                 raise malformed(PLATFORM, "list instances: not an object")
-            page = data.get("instances") or []
-            if not isinstance(page, list):
+            page = data.get("instances")
+            if not isinstance(page, list):  # missing or null is not "no instances"
                 raise malformed(PLATFORM, "list instances: no list of instances")
             rows.extend(page)
             token = data.get("next_token")
@@ -590,7 +592,10 @@ class VastPlatform:
         return rows
 
     def list_instances(self) -> list[Instance]:
-        """Every instance of the account (all pages), whatever its state."""
+        """Every instance of the account (all pages), whatever its state.
+
+        A page without an ``instances`` list is a ``PlatformError``, never an empty account.
+        """
         instances = []
         skipped = 0
         for row in self._instance_rows():
@@ -605,7 +610,12 @@ class VastPlatform:
         return instances
 
     def get_instance(self, instance_id: str) -> Instance | None:
-        """One instance, or None when Vast no longer knows it."""
+        """One instance, or None when Vast no longer knows it.
+
+        Gone means Vast said so: HTTP 404, ``{"instances": null}`` or the
+        ``no_such_instance`` error. Any other answer without the instance is a
+        ``PlatformError``, never None.
+        """
         try:
             number = _instance_number(instance_id)
         except NotFound:
@@ -625,11 +635,19 @@ class VastPlatform:
             return None
         if not isinstance(data, Mapping):
             raise malformed(PLATFORM, "show instance: not an object")
-        row = data.get("instances")
-        if isinstance(row, list):
-            row = row[0] if row else None
+        if data.get("success") is False:
+            if data.get("error") == _NO_SUCH_INSTANCE:
+                return None
+            self._check_success("show instance", data)  # raises with Vast's words
+        if "instances" not in data:
+            raise malformed(PLATFORM, "show instance: no instances field")
+        row = data["instances"]
         if row is None:
             return None
+        if isinstance(row, list):
+            if len(row) != 1:
+                raise malformed(PLATFORM, f"show instance: {len(row)} instances for one id")
+            row = row[0]
         instance = instance_from_vast(row)
         if instance is None:
             raise malformed(PLATFORM, "show instance: unreadable instance")

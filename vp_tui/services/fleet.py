@@ -7,7 +7,6 @@ longer lists the instance: an unverifiable destroy is an error, never a success.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -26,7 +25,7 @@ from vp_tui.core.models import (
     utcnow,
 )
 from vp_tui.core.threads import parallel_map
-from vp_tui.platforms.base import NotFound, Platform, PlatformError
+from vp_tui.platforms.base import AuthError, NotFound, Platform, PlatformError
 from vp_tui.remote.probe import ssh_banner
 
 log = logging.getLogger(__name__)
@@ -138,21 +137,35 @@ class Fleet:
         return FleetResult(instances, statuses)
 
     def find(self, instance_id: str, platform: PlatformName | None = None) -> Instance:
-        """One instance by id, looked up on one or every platform."""
+        """One instance by id, looked up on one or every platform.
+
+        Raises ``NotFound`` only when every platform asked answered that it does not
+        know the instance (or knows it as terminated). When a lookup failed and no
+        other platform has the instance, the platform's own error is raised instead:
+        a lookup that failed is not an absence.
+        """
         names = [platform] if platform else list(self.platforms)
-        errors = []
+        failures: list[PlatformError] = []
         for name in names:
             try:
                 found = self.platform(name).get_instance(instance_id)
             except NotFound:
                 continue
             except PlatformError as exc:
-                errors.append(str(exc))
+                log.warning("looking up %s instance %s failed: %s", name, instance_id, exc)
+                failures.append(exc)
                 continue
             if found is not None and found.state is not InstanceState.TERMINATED:
                 return found
-        detail = f" ({'; '.join(errors)})" if errors else ""
-        raise NotFound(f"no instance {instance_id!r} found{detail}")
+        if len(failures) == 1:
+            raise failures[0]
+        if failures:
+            raise PlatformError(
+                f"could not look up instance {instance_id!r}: "
+                + "; ".join(str(f) for f in failures),
+                retryable=all(f.retryable for f in failures),
+            )
+        raise NotFound(f"no instance {instance_id!r} found")
 
     def create(
         self,
@@ -246,11 +259,25 @@ class Fleet:
         stop: threading.Event | None = None,
     ) -> None:
         """Destroy and re-list until gone; raises ``DestroyUnverified`` if it stays, and
-        ``Cancelled`` as soon as ``stop`` is set (the destroy was still requested)."""
+        ``Cancelled`` as soon as ``stop`` is set (the destroy was still requested).
+
+        A destroy request whose answer failed (an error page, a cut-off body) may
+        still have been carried out, so it is verified by re-listing like any other:
+        only an instance still listed at the end is reported, with the request's error.
+        A rejected API key is reported at once (nothing was done, nothing can be checked).
+        """
         adapter = self.platform(platform)
         what = f"verifying the destroy of {instance_id}"
-        with contextlib.suppress(NotFound):  # verified below: gone is gone
+        request_error: PlatformError | None = None
+        try:
             adapter.destroy_instance(instance_id)
+        except NotFound:
+            pass  # verified below: gone is gone
+        except AuthError:
+            raise
+        except PlatformError as exc:
+            log.warning("destroy of %s: the request failed: %s; re-listing", instance_id, exc)
+            request_error = exc
         deadline = self._monotonic() + timeout
         last: Instance | None = None
         while True:
@@ -260,15 +287,24 @@ class Fleet:
             except PlatformError as exc:
                 log.warning("verifying the destroy of %s: listing failed: %s", instance_id, exc)
                 if self._monotonic() >= deadline:
+                    said = f" (the request itself failed: {request_error})" if request_error else ""
                     raise DestroyUnverified(
-                        f"destroy of {instance_id} requested, but it could not be verified: {exc}; "
-                        "check the provider's console, it may still be billing",
+                        f"destroy of {instance_id} requested{said}, but it could not be verified: "
+                        f"{exc}; check the provider's console, it may still be billing",
                         platform=platform,
                     ) from exc
             else:
                 last = listed.get(instance_id)
                 if last is None or last.state is InstanceState.TERMINATED:
                     return
+                if self._monotonic() >= deadline and request_error is not None:
+                    raise DestroyUnverified(
+                        f"the destroy request for {instance_id} failed ({request_error}); it may "
+                        f"or may not have been accepted, and after {timeout:.0f}s the instance is "
+                        f"still listed as {last.state}; it may still be billing: try again or "
+                        "check the provider's console",
+                        platform=platform,
+                    ) from request_error
                 if self._monotonic() >= deadline:
                     raise DestroyUnverified(
                         f"destroy of {instance_id} was accepted, but after {timeout:.0f}s it is "
