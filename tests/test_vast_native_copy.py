@@ -355,3 +355,34 @@ def test_daemon_modules_are_named_after_the_instance() -> None:
 def test_daemon_target_rejects_unusable_fields(fields: tuple[str, int, str, str]) -> None:
     with pytest.raises(ValueError):
         DaemonTarget(*fields)
+
+
+def test_a_changed_endpoint_host_key_is_not_ignored(
+    vast: VastPlatform,
+    rented: Instance,
+    remote: Remote,
+    sandbox: Path,
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A transfer endpoint presenting another host key than the one recorded is not
+    used, and the user is told so, on the terminal and in `--json`."""
+    import asyncssh
+
+    from vp_tui.cli.jobs_cmd import _sync_warnings, endpoint_host_key_changed
+
+    target = _native(vast, rented, "push", "/workspace/proj")
+    syncer = Syncer(remote, project, remote_dir="/workspace/proj", daemon_target=target)
+    assert syncer.push().method == "rsync-native"  # the endpoint's key is recorded now
+    alias = syncer.daemon_alias()
+    remote.known_hosts.forget(alias)
+    other = asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode()
+    key_type, key_base64 = other.split()[:2]
+    remote.known_hosts.add(alias, key_type, key_base64)
+
+    again = Syncer(remote, project, remote_dir="/workspace/proj", daemon_target=target)
+    pushed = again.push()
+    assert pushed.method == "rsync" and endpoint_host_key_changed(pushed)
+    capsys.readouterr()
+    _sync_warnings(pushed)
+    assert "host key of Vast's transfer endpoint" in capsys.readouterr().err

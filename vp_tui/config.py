@@ -41,12 +41,27 @@ DEFAULT_EXCLUDES = [
     ".mypy_cache",
     ".pytest_cache",
     ".ruff_cache",
+    ".env.*",
+    "*.env",
+    ".envrc",
+    ".netrc",
+    ".ssh/",
+    ".aws/",
+    "id_rsa",
+    "id_ed25519",
+    "id_ecdsa",
+    "*.pem",
+    "*.key",
 ]
 
 
 class _Section(BaseModel):
+    # No setting means anything at infinity or NaN: a cap of `inf` is no cap at all.
     model_config = ConfigDict(
-        extra="forbid", use_attribute_docstrings=True, validate_assignment=True
+        extra="forbid",
+        use_attribute_docstrings=True,
+        validate_assignment=True,
+        allow_inf_nan=False,
     )
 
 
@@ -425,6 +440,26 @@ def write_settings(updates: Mapping[tuple[str, str], Any], path: Path | None = N
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def check_data_dir() -> Path:
+    """The data directory, created if missing; ``ConfigError`` when it cannot be used.
+
+    Names ``VP_DATA_DIR`` when that variable chose the directory, so a mistyped
+    value is found at once rather than as a failure deep inside a command.
+    """
+    path = locations.data_dir()
+    where = f"VP_DATA_DIR={path}" if os.environ.get("VP_DATA_DIR") else f"data directory {path}"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{where}: not a directory")
+    try:
+        locations.ensure_private_dir(path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"{where}: cannot be used as the data directory: {reason}") from None
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        raise ConfigError(f"{where}: not writable")
     return path
 
 

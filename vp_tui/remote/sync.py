@@ -18,8 +18,14 @@ copy API) is tried first: rsync to ``user@host::module/remote_dir`` through
 fallback when that fails.
 
 A pull never deletes local files and never overwrites a local file that is
-newer than the instance's copy; a push deletes files on the instance only with
-``delete=True`` (and never files the rules exclude).
+newer than the instance's copy, or that changed here since the last sync; a
+push deletes files on the instance only with ``delete=True`` (and never files
+the rules exclude). Where the two sides disagree on what a name is (a file
+here, a directory or a symlink on the instance, or the other way round), or a
+file changed on both sides since the last sync, the local entry is kept, the
+remote one is left where it is, and the result lists the name in
+``conflicts``. A pull never creates symlinks, device files or fifos, and never
+writes through a local symlink.
 
 Both take ``stop``: setting it raises :class:`~vp_tui.core.cancel.Cancelled`
 within a fraction of a second, with rsync (and the ssh it started) terminated,
@@ -30,6 +36,8 @@ copy removed. Files already transferred stay.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import posixpath
 import re
@@ -44,11 +52,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal
 
 import paramiko
 
+from vp_tui import locations
 from vp_tui.config import DEFAULT_EXCLUDES, Settings
 from vp_tui.core import cancel
 from vp_tui.core.models import SSHEndpoint, TransferEndpoint
@@ -93,13 +102,18 @@ class SyncResult:
     missing: list[str] = field(default_factory=list)
     """Named paths that do not exist on the instance (pull)."""
     skipped: int = 0
-    """Entries the SFTP fallback cannot copy (symlinks, devices)."""
+    """Entries the SFTP fallback does not copy (symlinks, devices, names no local file
+    can have)."""
     note: str | None = None
     """Why SFTP was used instead of rsync, if it was."""
     seconds: float = 0.0
     native_fallback: str | None = None
     """Why the platform's transfer endpoint (a ``DaemonTarget``) was given up for the
     direct path, when one was given and failed."""
+    conflicts: list[str] = field(default_factory=list)
+    """Names a pull left alone to keep the local entry, each as ``"path: why"``: a
+    different kind of entry on each side (file, directory, symlink), or a file
+    changed both here and on the instance since the last sync."""
 
 
 @dataclass(frozen=True)
@@ -232,6 +246,104 @@ def _sftp_root(remote_dir: str) -> str:
     return remote_dir.rstrip("/") or "/"
 
 
+def _kind(mode: int) -> str:
+    """What an entry is, for a conflict message."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISLNK(mode):
+        return "a symlink"
+    return "a special file"
+
+
+def _safe_name(name: str) -> bool:
+    """Whether a name the instance lists can be used as one local path component."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return path.lstat()
+    except FileNotFoundError:
+        return None
+
+
+def _rsync_literal(rel: str) -> str:
+    """An rsync filter pattern naming exactly ``/rel`` (wildcards escaped)."""
+    if any(char in rel for char in "*?["):
+        rel = re.sub(r"([*?\[\\])", r"\\\1", rel)
+    return "/" + rel
+
+
+Stamp = tuple[int, int]
+"""A file's size and whole-second modification time."""
+
+
+class _Baseline:
+    """What each project file was (size, mtime) when it was last pushed or pulled, kept
+    in the data directory per instance, remote dir and project.
+
+    A pull uses it to tell a local edit made while a job ran from a file that merely
+    is older than the instance's copy: the edit is kept.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.stamps: dict[str, Stamp] = {}
+        if path is None:
+            return
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            self.stamps = {str(rel): (int(v[0]), int(v[1])) for rel, v in loaded.items()}
+
+    def edited(self, rel: str, here: os.stat_result) -> bool:
+        """Whether the local file changed since it was last synced."""
+        known = self.stamps.get(rel)
+        return known is not None and known != (here.st_size, int(here.st_mtime))
+
+    def record(self, rel: str, here: os.stat_result) -> None:
+        """Remember a file as synced in its current state."""
+        if self.path is not None:
+            self.stamps[rel] = (here.st_size, int(here.st_mtime))
+
+    def save(self) -> None:
+        """Write the record (best effort: a sync never fails for it)."""
+        if self.path is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            partial = self.path.with_suffix(".partial")
+            partial.write_text(json.dumps(self.stamps), encoding="utf-8")
+            os.replace(partial, self.path)
+
+
+def _pull_conflict(
+    rel: str,
+    here: os.stat_result | None,
+    there_mode: int,
+    there_size: int,
+    there_mtime: float,
+    baseline: _Baseline,
+) -> str | None:
+    """Why a pull must leave a remote entry alone to keep the local one (None: no clash).
+
+    Directories on both sides are no clash (their contents are compared one by one),
+    and neither is a local file that is only newer (the pull keeps it anyway).
+    """
+    if here is None:
+        return None
+    if stat.S_ISDIR(here.st_mode) and stat.S_ISDIR(there_mode):
+        return None
+    if stat.S_ISREG(here.st_mode) and stat.S_ISREG(there_mode):
+        if _same(there_size, there_mtime, here.st_size, here.st_mtime):
+            return None
+        if here.st_mtime <= there_mtime and baseline.edited(rel, here):
+            return f"{rel}: changed here and on the instance since the last sync (kept here)"
+        return None
+    return f"{rel}: {_kind(here.st_mode)} here, {_kind(there_mode)} on the instance (kept here)"
+
+
 class Syncer:
     """Pushes a project to one instance and pulls results back."""
 
@@ -359,6 +471,24 @@ class Syncer:
         cancel.check(stop, "push cancelled")
         started = time.monotonic()
         rules = self.rules("push")
+        # Taken before sending, so that an edit made while the push runs counts as one.
+        sent = {rel: st for rel, st in rules.walk(self.project) if stat.S_ISREG(st.st_mode)}
+        result = self._push(rules, delete, progress, stop, started)
+        baseline = self._baseline(self.project)
+        baseline.stamps = {}
+        for rel, st in sent.items():
+            baseline.record(rel, st)
+        baseline.save()
+        return result
+
+    def _push(
+        self,
+        rules: IgnoreRules,
+        delete: bool,
+        progress: ProgressCallback | None,
+        stop: threading.Event | None,
+        started: float,
+    ) -> SyncResult:
         fallback: str | None = None
         if self._native_usable():
             self._ensure_remote_dir(stop)
@@ -375,6 +505,16 @@ class Syncer:
         else:
             result = _SftpPush(self, rules, delete, progress, stop).run()
         return _finish(result, note, started, fallback)
+
+    def _baseline(self, dest: Path) -> _Baseline:
+        """The record of the last sync between ``dest`` and the remote dir; an empty one
+        that is never saved when ``dest`` is not the project (``--pull-to``)."""
+        project = self.project.resolve()
+        if dest.resolve() != project:
+            return _Baseline(None)
+        key = f"{self.remote.alias.name}\n{self.remote_dir}\n{project}"
+        digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        return _Baseline(locations.data_dir() / "sync" / f"{digest}.json")
 
     def pull(
         self,
@@ -400,19 +540,23 @@ class Syncer:
         if wanted and not present:
             return _finish(SyncResult("pull", method, 0, 0, missing=missing), note, started)
         dest.mkdir(parents=True, exist_ok=True)
+        baseline = self._baseline(dest)
         fallback: str | None = None
         result: SyncResult | None = None
         if native:
             try:
-                result = self._rsync_pull(rules, present, dest, progress, native=True, stop=stop)
+                result = self._rsync_pull(
+                    rules, present, dest, baseline, progress, native=True, stop=stop
+                )
             except SyncError as exc:
                 fallback = str(exc)
                 method, note = self._choose(stop)
         if result is None:
             if method == "rsync":
-                result = self._rsync_pull(rules, present, dest, progress, stop=stop)
+                result = self._rsync_pull(rules, present, dest, baseline, progress, stop=stop)
             else:
-                result = _SftpPull(self, rules, present, dest, progress, stop).run()
+                result = _SftpPull(self, rules, present, dest, baseline, progress, stop).run()
+        baseline.save()
         return _finish(
             SyncResult(
                 "pull",
@@ -421,6 +565,7 @@ class Syncer:
                 result.bytes,
                 skipped=result.skipped,
                 missing=missing,
+                conflicts=result.conflicts,
             ),
             note,
             started,
@@ -525,10 +670,29 @@ class Syncer:
         rules: IgnoreRules,
         paths: list[str],
         dest: Path,
+        baseline: _Baseline,
         progress: ProgressCallback | None,
         native: bool = False,
         stop: threading.Event | None = None,
     ) -> SyncResult:
+        # rsync's --update only protects a newer local file of the same kind, and knows
+        # nothing of edits made since the last sync: the names that clash are found
+        # first (over SFTP) and left out of the transfer.
+        check = _SftpPull(self, rules, paths, dest, baseline, None, stop, check_only=True)
+        check.run()
+        # A named path that clashes, or sits under a clash, is not asked for at all
+        # (rsync would refuse the whole transfer for an excluded parent it implies).
+        clashing = set(check.clashing)
+        wanted = [
+            path
+            for path in paths
+            if not any(path == c or path.startswith(c + "/") for c in clashing)
+        ]
+        if paths and not wanted:
+            return SyncResult(
+                "pull", "rsync-native" if native else "rsync", 0, 0, conflicts=check.conflicts
+            )
+        paths = wanted
         text = rules.rsync_filter()
         if paths:
             # Named paths come back even when a rule excludes them (their contents
@@ -540,15 +704,39 @@ class Syncer:
                     includes.append("+ /" + "/".join(parts[:depth]) + "/")
                 includes.append("+ /" + path)
             text = "".join(line + "\n" for line in dict.fromkeys(includes)) + text
+        text = "".join(f"- {_rsync_literal(rel)}\n" for rel in check.clashing) + text
         with _filter_file(text) as filter_file:
-            argv = [*self._rsync_base(filter_file, native), "--update"]
+            # No symlinks, devices or fifos come back: a link made here could point
+            # anywhere (``x -> /etc/passwd``, ``up -> ..``) and later writes go through it.
+            argv = [
+                *self._rsync_base(filter_file, native),
+                "--update",
+                "--no-links",
+                "--no-devices",
+                "--no-specials",
+            ]
             if paths:
                 argv.append("--relative")
                 argv += [self._target("./" + path, native) for path in paths]
             else:
                 argv.append(self._target("", native))
             argv.append(f"{dest}/")
-            return _run_rsync(argv, "pull", progress, native, stop)
+            result = _run_rsync(argv, "pull", progress, native, stop)
+        for rel, (size, mtime) in check.remote_files.items():
+            here = _lstat(dest / rel)
+            if (
+                here is not None
+                and stat.S_ISREG(here.st_mode)
+                and _same(size, mtime, here.st_size, here.st_mtime)
+            ):
+                baseline.record(rel, here)
+        return SyncResult(
+            "pull",
+            result.method,
+            result.files,
+            result.bytes,
+            conflicts=check.conflicts,
+        )
 
 
 def _finish(
@@ -565,6 +753,7 @@ def _finish(
         note=note,
         seconds=time.monotonic() - started,
         native_fallback=native_fallback,
+        conflicts=result.conflicts,
     )
 
 
@@ -836,6 +1025,14 @@ class _SftpPush(_SftpJob):
 
 
 class _SftpPull(_SftpJob):
+    """A pull over SFTP; with ``check_only``, the look before an rsync pull: which remote
+    names clash with local entries (``clashing``) and what the remote files are
+    (``remote_files``), transferring nothing.
+
+    Every local path is looked at with ``lstat`` one component at a time, and a local
+    symlink is never followed: where one stands in the way, that is a conflict.
+    """
+
     direction: Direction = "pull"
 
     def __init__(
@@ -844,12 +1041,20 @@ class _SftpPull(_SftpJob):
         rules: IgnoreRules,
         paths: list[str],
         dest: Path,
+        baseline: _Baseline,
         progress: ProgressCallback | None,
         stop: threading.Event | None = None,
+        *,
+        check_only: bool = False,
     ) -> None:
         super().__init__(syncer, rules, progress, stop)
         self.paths = paths
         self.dest = dest
+        self.baseline = baseline
+        self.check_only = check_only
+        self.conflicts: list[str] = []
+        self.clashing: list[str] = []
+        self.remote_files: dict[str, tuple[int, float]] = {}
 
     def run(self) -> SyncResult:
         sftp = self.syncer.remote.sftp()
@@ -857,21 +1062,58 @@ class _SftpPull(_SftpJob):
             if not self.paths:
                 self.pull_dir(sftp, "")
             for path in self.paths:
-                attrs = sftp.stat(self.remote_path(path))
-                parent = PurePosixPath(path).parent
-                if str(parent) != ".":
-                    (self.dest / parent).mkdir(parents=True, exist_ok=True)
-                self.pull_entry(sftp, path, attrs, named=True)
+                if self.parents_ready(path):
+                    attrs = sftp.lstat(self.remote_path(path))
+                    self.pull_entry(sftp, path, attrs, named=True)
         except OSError as exc:
+            if self.check_only:
+                raise SyncError(f"pull: cannot compare the instance's files: {exc}") from None
             raise SyncError(f"pull with SFTP failed: {exc}") from None
         finally:
             sftp.close()
-        self.report()
-        return self.result()
+        if not self.check_only:
+            self.report()
+        result = self.result()
+        return SyncResult(
+            "pull",
+            "sftp",
+            result.files,
+            result.bytes,
+            skipped=self.skipped,
+            conflicts=self.conflicts,
+        )
+
+    def clash(self, rel: str, why: str) -> None:
+        self.clashing.append(rel)
+        self.conflicts.append(why)
+
+    def parents_ready(self, path: str) -> bool:
+        """Whether the local parents of a named path are directories (made if missing);
+        a file or symlink in the way is a conflict."""
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            rel = "/".join(parts[:depth])
+            here = _lstat(self.dest / rel)
+            if here is None:
+                if self.check_only:
+                    return True  # nothing here to clash with below
+                (self.dest / rel).mkdir()
+            elif not stat.S_ISDIR(here.st_mode):
+                self.clash(
+                    rel,
+                    f"{rel}: {_kind(here.st_mode)} here, a directory on the instance (kept here)",
+                )
+                return False
+        return True
 
     def pull_dir(self, sftp: paramiko.SFTPClient, rel: str) -> None:
-        (self.dest / rel).mkdir(parents=True, exist_ok=True)
-        for attrs in sorted(sftp.listdir_attr(self.remote_path(rel)), key=lambda a: a.filename):
+        if not rel:
+            self.dest.mkdir(parents=True, exist_ok=True)
+        listing = sorted(sftp.listdir_attr(self.remote_path(rel)), key=lambda a: a.filename)
+        for attrs in listing:
+            if not _safe_name(attrs.filename):
+                self.skipped += 1  # a name no file here can have
+                continue
             child = f"{rel}/{attrs.filename}" if rel else attrs.filename
             self.pull_entry(sftp, child, attrs)
 
@@ -887,34 +1129,51 @@ class _SftpPull(_SftpJob):
         is_dir = stat.S_ISDIR(mode)
         if not named and self.rules.ignored(rel, is_dir):
             return
-        if is_dir:
+        size, mtime = attrs.st_size or 0, float(attrs.st_mtime or 0)
+        here = _lstat(self.dest / rel)
+        why = _pull_conflict(rel, here, mode, size, mtime, self.baseline)
+        if why is not None:
+            self.clash(rel, why)
+        elif is_dir:
+            if here is None:
+                if self.check_only:
+                    return  # made by rsync; nothing here to clash with
+                (self.dest / rel).mkdir()
             self.pull_dir(sftp, rel)
-        elif stat.S_ISREG(mode):
-            self.download(sftp, rel, attrs)
+        elif not stat.S_ISREG(mode):
+            self.skipped += 1  # symlinks, devices and fifos are never made here
+        elif self.check_only:
+            self.remote_files[rel] = (size, mtime)
         else:
-            self.skipped += 1
+            self.download(sftp, rel, attrs, here)
 
-    def download(self, sftp: paramiko.SFTPClient, rel: str, attrs: paramiko.SFTPAttributes) -> None:
+    def download(
+        self,
+        sftp: paramiko.SFTPClient,
+        rel: str,
+        attrs: paramiko.SFTPAttributes,
+        here: os.stat_result | None,
+    ) -> None:
         local = self.dest / rel
         size, mtime = attrs.st_size or 0, float(attrs.st_mtime or 0)
-        try:
-            here = local.lstat()
-        except FileNotFoundError:
-            here = None
         if here is not None:
-            if stat.S_ISDIR(here.st_mode):
-                raise SyncError(f"pull: {local} is a directory here but a file on the instance")
-            if _same(size, mtime, here.st_size, here.st_mtime) or here.st_mtime > mtime:
-                return  # unchanged, or newer here: keep the local copy
+            if _same(size, mtime, here.st_size, here.st_mtime):
+                self.baseline.record(rel, here)
+                return
+            if here.st_mtime > mtime:
+                return  # newer here: keep the local copy
         partial = local.with_name(f".{local.name}.vp-partial")
         try:
             self.fetch(sftp, self.remote_path(rel), partial, size)
+            os.utime(partial, (float(attrs.st_atime or mtime), mtime), follow_symlinks=False)
+            os.chmod(partial, stat.S_IMODE(attrs.st_mode or 0o644) & 0o777)
         except BaseException:
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                if (st := _lstat(partial)) is not None and not stat.S_ISDIR(st.st_mode):
+                    partial.unlink()
             raise
-        os.utime(partial, (float(attrs.st_atime or mtime), mtime))
-        os.chmod(partial, stat.S_IMODE(attrs.st_mode or 0o644))
         os.replace(partial, local)
+        self.baseline.record(rel, local.lstat())
         self.files += 1
         self.done_bytes += size
         self.bytes = self.done_bytes
@@ -930,7 +1189,11 @@ class _SftpPull(_SftpJob):
         """
         block = paramiko.SFTPFile.MAX_REQUEST_SIZE
         done = 0
-        with sftp.open(path, "rb") as remote, local.open("wb") as out:
+        # A fresh file, never one a symlink of that name points to.
+        if (st := _lstat(local)) is not None and not stat.S_ISDIR(st.st_mode):
+            local.unlink()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with sftp.open(path, "rb") as remote, os.fdopen(os.open(local, flags, 0o600), "wb") as out:
             while done < size:
                 self.check()
                 end = min(size, done + block * _READ_BATCH)
