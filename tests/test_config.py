@@ -14,7 +14,7 @@ import pytest
 
 from vp_tui import locations
 from vp_tui.cli import main as vp
-from vp_tui.config import ConfigError, load_config, mask
+from vp_tui.config import ConfigError, check_data_dir, load_config, mask
 
 SECRET = "vk-0123456789abcdefSECRETwxyz"
 
@@ -136,6 +136,30 @@ def test_invalid_env_names_variable(monkeypatch: pytest.MonkeyPatch) -> None:
         load_config()
 
 
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_infinite_or_nan_numbers_are_refused(value: str) -> None:
+    path = write_config(f"[vast]\nmax_price_per_hour = {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config()
+    assert str(path) in str(info.value) and "vast.max_price_per_hour" in str(info.value)
+
+
+def test_data_dir_is_created_private_and_a_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VP_DATA_DIR", str(tmp_path / "new" / "data"))
+    created = check_data_dir()
+    assert created.is_dir() and stat.S_IMODE(created.stat().st_mode) == 0o700
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    monkeypatch.setenv("VP_DATA_DIR", str(a_file))
+    with pytest.raises(ConfigError, match=f"VP_DATA_DIR={a_file}: not a directory"):
+        check_data_dir()
+    monkeypatch.setenv("VP_DATA_DIR", str(a_file / "below"))
+    with pytest.raises(ConfigError, match="cannot be used as the data directory"):
+        check_data_dir()
+
+
 def test_cli_malformed_config_exit_2_no_traceback() -> None:
     path = write_config("[vast\n")
     result = subprocess.run(
@@ -248,3 +272,26 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def test_a_shared_folder_keeps_its_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """VP_DATA_DIR or VP_CONFIG_FILE inside a shared (1777) folder: only what vp-tui
+    creates is private; the existing folder keeps its mode."""
+    from vp_tui import locations
+    from vp_tui.services.store import Store
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    monkeypatch.setenv("VP_DATA_DIR", str(shared))
+    Store()
+    assert shared.stat().st_mode & 0o7777 == 0o1777
+    nested = shared / "vp" / "data"
+    locations.ensure_private_dir(nested)
+    assert nested.stat().st_mode & 0o777 == 0o700
+    assert (shared / "vp").stat().st_mode & 0o777 == 0o700
+    assert shared.stat().st_mode & 0o7777 == 0o1777
+    monkeypatch.setenv("VP_CONFIG_FILE", str(shared / "config.toml"))
+    assert vp(["config-set", "--set", "vast.disk_gb=30"]) == 0
+    assert shared.stat().st_mode & 0o7777 == 0o1777
+    assert (shared / "config.toml").stat().st_mode & 0o777 == 0o600

@@ -16,7 +16,7 @@ ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "locations": set(),
     "config": {"locations"},
-    "logs": {"locations"},
+    "logs": {"locations", "core"},
     "platforms": {"core", "config", "locations"},
     "remote": {"core", "config", "locations"},
     "services": {"platforms", "remote", "core", "config", "locations"},

@@ -71,6 +71,14 @@ def test_keys_never_reach_the_file(log_path: Path) -> None:
     assert "Traceback" in text  # the traceback is kept, redacted
 
 
+def test_control_characters_are_written_out(log_path: Path) -> None:
+    logs.setup_logging("info", log_path)
+    logging.getLogger("vp_tui.jobs").warning("job said %s", "\x1b[2J\x1b[31mred\x07")
+    _flush()
+    text = log_path.read_text()
+    assert "\x1b" not in text and "\\x1b[2J" in text
+
+
 def test_unknown_level_is_refused(log_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown log level"):
         logs.setup_logging("loud", log_path)

@@ -234,3 +234,21 @@ async def test_unreadable_rows_are_counted_in_the_platforms_pane(
         await wait_for(pilot, lambda: pane.views["vast"].skipped > 0, what="skipped rows")
         assert "rows unreadable" in pane.render().plain
         assert pane.views["runpod"].skipped == 0
+
+
+async def test_a_pull_that_meets_a_local_folder_keeps_it_and_says_so(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "results").mkdir()
+    (project / "results" / "mine.txt").write_text("local work")
+    async with running_app(tmp_path, project=project) as (app, pilot, _):
+        instance = rent(app.engine, "vast", "RTX 3090")
+        remote = app.engine.job_service.remote(instance)
+        workdir = app.engine.settings.sync.remote_dir
+        remote.run(f"mkdir -p {workdir} && echo theirs > {workdir}/results")
+        table = app.query_one("#instances", InstancesTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        await pilot.press("3", "p")
+        await wait_for(pilot, lambda: any("local files kept" in n for n in notifications(app)))
+        assert any("results" in n for n in notifications(app) if "kept" in n)
+        assert (project / "results" / "mine.txt").read_text() == "local work"

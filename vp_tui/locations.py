@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -39,9 +40,18 @@ def data_dir() -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) readable by the user only, and return it."""
+    """Create ``path`` (and missing parents) readable by the user only, and return it.
+
+    A folder that exists already keeps its mode: ``VP_DATA_DIR`` or the config
+    file may point into a shared folder, whose permissions are not ours to change.
+    """
+    if path.is_dir():
+        return path
+    missing = [p for p in (path, *path.parents) if not p.exists()]
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.chmod(0o700)
+    for created in missing:
+        with contextlib.suppress(OSError):
+            created.chmod(0o700)  # mkdir's mode is filtered by the umask
     return path
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from vp_tui import locations
+from vp_tui.core.text import visible
 
 __all__ = [
     "LEVELS",
@@ -76,7 +77,7 @@ class SecretFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string still gets logged, as text
             message = f"{record.msg!r} {record.args!r}"
-        record.msg = self.redact(message)
+        record.msg = visible(self.redact(message), newlines=True)  # no escapes reach a `tail -f`
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)

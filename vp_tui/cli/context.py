@@ -13,8 +13,15 @@ from vp_tui.core.models import PLATFORMS, PlatformName
 
 @contextmanager
 def opened(args: argparse.Namespace) -> Iterator[Context]:
-    """The engine for this command (demo cloud started when needed), closed afterwards."""
-    context = build_context(demo=bool(getattr(args, "demo", False)))
+    """The engine for this command (demo cloud started when needed), closed afterwards.
+
+    The demo cloud refuses a malformed ``VP_SIM_FAULTS`` or ``VP_SIM_BOOT_SECONDS``
+    with a ValueError naming the variable: that is bad input (exit 2).
+    """
+    try:
+        context = build_context(demo=bool(getattr(args, "demo", False)))
+    except ValueError as exc:
+        raise CliError(str(exc), 2) from None
     try:
         yield context
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import threading
 
-from vp_tui.cli.output import stdout
+from vp_tui.cli.output import CliError, stdout
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,7 +25,10 @@ def serve_demo(args: argparse.Namespace) -> int:
     from vp_tui.bootstrap import demo_keys, start_demo_cloud
 
     vast_key, runpod_key = demo_keys()
-    cloud = start_demo_cloud()
+    try:
+        cloud = start_demo_cloud()
+    except ValueError as exc:  # a malformed VP_SIM_FAULTS or VP_SIM_BOOT_SECONDS
+        raise CliError(str(exc), 2) from None
     try:
         stdout.print(f"Vast.ai API:  {cloud.vast_url}   key {vast_key}")
         stdout.print(f"RunPod API:   {cloud.runpod_url}   key {runpod_key}")

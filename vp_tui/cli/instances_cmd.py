@@ -10,6 +10,13 @@ from typing import Any
 from vp_tui.bootstrap import Context
 from vp_tui.cli.context import add_platform_option, chosen_platforms, opened
 from vp_tui.cli.output import CliError, error, print_json, stderr, stdout, table, warn
+from vp_tui.cli.validate import (
+    identifier,
+    offer_id,
+    positive_amount,
+    positive_int,
+    timeout_seconds,
+)
 from vp_tui.core.costs import spent_so_far
 from vp_tui.core.gpus import canonical_gpu
 from vp_tui.core.models import Instance, LaunchSpec, Offer, PlatformName, PlatformStatus
@@ -25,19 +32,23 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     add_platform_option(p, "platform to rent on (default: cheapest of all)")
     p.add_argument("--gpu-type", help="GPU model, e.g. RTX_4090 or 'NVIDIA GeForce RTX 4090'")
-    p.add_argument("--offer-id", help="rent exactly this offer (from `vp offers`)")
-    p.add_argument("--num-gpus", type=int, default=1, help="GPUs (default 1)")
-    p.add_argument("--max-price", type=float, help="raise (or lower) the $/h cap for this launch")
+    p.add_argument("--offer-id", type=offer_id, help="rent exactly this offer (from `vp offers`)")
+    p.add_argument("--num-gpus", type=positive_int, default=1, help="GPUs (default 1)")
+    p.add_argument(
+        "--max-price", type=positive_amount, help="raise (or lower) the $/h cap for this launch"
+    )
     p.add_argument("--interruptible", action="store_true", help="rent a spot/bid offer")
     p.add_argument(
-        "--bid", type=float, help="bid $/h for an interruptible offer (default: min bid)"
+        "--bid", type=positive_amount, help="bid $/h for an interruptible offer (default: min bid)"
     )
     p.add_argument("--image", help="Docker image (default from settings)")
-    p.add_argument("--disk", type=float, help="disk GB (default from settings)")
+    p.add_argument("--disk", type=positive_amount, help="disk GB (default from settings)")
     p.add_argument("--label", help="a name for the instance")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="environment")
     p.add_argument("--wait", action="store_true", help="return once reachable over SSH")
-    p.add_argument("--timeout", type=float, default=900, help="seconds to wait with --wait")
+    p.add_argument(
+        "--timeout", type=timeout_seconds, default=900, help="seconds to wait with --wait"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=create_instance)
 
@@ -47,10 +58,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(handler=list_instances)
 
     p = sub.add_parser("destroy-instance", help="destroy an instance and verify it is gone")
-    p.add_argument("instance_id", metavar="ID")
+    p.add_argument("instance_id", metavar="ID", type=identifier)
     add_platform_option(p, "platform of the instance (default: look on all)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask")
-    p.add_argument("--timeout", type=float, default=120, help="seconds to wait for verification")
+    p.add_argument(
+        "--timeout", type=timeout_seconds, default=120, help="seconds to wait for verification"
+    )
     p.set_defaults(handler=destroy_instance)
 
     for name, verb, state, seconds in (
@@ -58,14 +71,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         ("start-instance", "start", "running", 300),
     ):
         p = sub.add_parser(name, help=f"{verb} an instance and verify it is {state}")
-        p.add_argument("instance_id", metavar="ID")
+        p.add_argument("instance_id", metavar="ID", type=identifier)
         add_platform_option(p, "platform of the instance (default: look on all)")
         p.add_argument(
             "--no-wait", action="store_true", help=f"only ask; do not wait until it is {state}"
         )
         p.add_argument(
             "--timeout",
-            type=float,
+            type=timeout_seconds,
             default=seconds,
             help=f"seconds to wait until it is {state} (default {seconds})",
         )
@@ -202,18 +215,53 @@ def create_instance(args: argparse.Namespace) -> int:
             stderr.print(f"  {instance.platform} {instance.instance_id}: {message}")
 
         try:
-            instance = context.fleet.create(
-                offer, spec, wait=args.wait, timeout=args.timeout, on_progress=progress
-            )
+            instance = context.fleet.create(offer, spec, wait=False, on_progress=progress)
         except PlatformError as exc:
             raise CliError(str(exc)) from None
-    if args.json:
-        print_json(instance_json(instance))
-    else:
-        endpoint = instance.ssh or instance.ssh_proxy
-        where = f", ssh {endpoint}" if endpoint else ""
-        stdout.print(f"{instance.platform} instance {instance.instance_id} {instance.state}{where}")
+        if args.wait:
+            last_seen = instance
+
+            def track(seen: Instance, message: str) -> None:
+                nonlocal last_seen
+                last_seen = seen
+                progress(seen, message)
+
+            try:
+                instance = context.fleet.wait_ready(
+                    instance, timeout=args.timeout, on_progress=track
+                )
+            except PlatformError as exc:
+                return _created_but_not_ready(last_seen, str(exc), 1, args.json)
+            except KeyboardInterrupt:
+                return _created_but_not_ready(last_seen, "interrupted", 130, args.json)
+    _print_created(instance, args.json)
     return 0
+
+
+def _print_created(instance: Instance, as_json: bool) -> None:
+    """The created instance on stdout: its JSON, or one line for people."""
+    if as_json:
+        print_json(instance_json(instance))
+        return
+    endpoint = instance.ssh or instance.ssh_proxy
+    where = f", ssh {endpoint}" if endpoint else ""
+    stdout.print(f"{instance.platform} instance {instance.instance_id} {instance.state}{where}")
+
+
+def _created_but_not_ready(instance: Instance, reason: str, status: int, as_json: bool) -> int:
+    """A wait that failed after the rental: say the instance exists and bills, and how to stop it.
+
+    The instance is still printed on stdout (as JSON with ``--json``), so a script
+    knows what it rented; the exit status says the launch did not finish.
+    """
+    error(f"waiting for the instance failed: {reason}")
+    error(
+        f"{instance.platform} instance {instance.instance_id} exists and may be billing: "
+        f"destroy it with `vp destroy-instance {instance.instance_id} "
+        f"--platform {instance.platform}`"
+    )
+    _print_created(instance, as_json)
+    return status
 
 
 def list_instances(args: argparse.Namespace) -> int:

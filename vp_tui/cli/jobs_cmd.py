@@ -12,7 +12,8 @@ from pathlib import Path
 from vp_tui.bootstrap import Context
 from vp_tui.cli.context import add_platform_option, chosen_platforms, opened
 from vp_tui.cli.instances_cmd import instance_json
-from vp_tui.cli.output import CliError, print_json, stderr, stdout, table
+from vp_tui.cli.output import CliError, print_json, stderr, stdout, table, warn
+from vp_tui.cli.validate import identifier, pull_path
 from vp_tui.core.models import Instance, InstanceState, Job, JobState
 from vp_tui.core.money import format_duration, format_money
 from vp_tui.platforms.base import PlatformError
@@ -30,13 +31,20 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "text ('apt update && apt install -y x'); several are quoted word by word.",
     )
     add_platform_option(p)
-    p.add_argument("--instance-id", help="the instance (default: the only running one)")
+    p.add_argument(
+        "--instance-id", type=identifier, help="the instance (default: the only running one)"
+    )
     p.add_argument("--project", type=Path, default=None, help="project dir (default: cwd)")
     p.add_argument("--no-sync", action="store_true", help="do not push the project first")
     p.add_argument("--delete", action="store_true", help="delete remote files not in the project")
     p.add_argument("--no-pull", action="store_true", help="do not pull results afterwards")
     p.add_argument(
-        "--pull", action="append", default=[], metavar="PATH", help="pull only PATH (repeatable)"
+        "--pull",
+        action="append",
+        default=[],
+        type=pull_path,
+        metavar="PATH",
+        help="pull only PATH (repeatable)",
     )
     p.add_argument("--pull-to", type=Path, help="pull into this dir (default: the project)")
     p.add_argument("--workdir", help="where the command runs (default: sync.remote_dir)")
@@ -46,30 +54,31 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(handler=run)
 
     p = sub.add_parser("logs", help="a job's output (--follow streams until it ends)")
-    p.add_argument("job_id", metavar="JOB")
+    p.add_argument("job_id", metavar="JOB", type=identifier)
     p.add_argument("--follow", "-f", action="store_true", help="stream until the job ends")
     p.set_defaults(handler=logs)
 
     p = sub.add_parser("jobs", help="jobs run from this machine, newest first")
     add_platform_option(p)
-    p.add_argument("--instance-id")
+    p.add_argument("--instance-id", type=identifier)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=jobs)
 
     p = sub.add_parser("cancel", help="stop a running job on its instance")
-    p.add_argument("job_id", metavar="JOB")
+    p.add_argument("job_id", metavar="JOB", type=identifier)
     p.set_defaults(handler=cancel)
 
     p = sub.add_parser("sync", help="push the project to an instance, or pull results back")
     p.add_argument("direction", choices=["push", "pull"])
     p.add_argument("paths", nargs="*", metavar="PATH", help="pull: only these paths")
     add_platform_option(p)
-    p.add_argument("--instance-id")
+    p.add_argument("--instance-id", type=identifier)
     p.add_argument("--project", type=Path, default=None, help="project dir (default: cwd)")
     p.add_argument("--pull-to", type=Path, help="pull into this dir (default: the project)")
     p.add_argument("--delete", action="store_true", help="push: delete remote extras")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(handler=sync)
+    # PATHs may also follow the options: `vp sync pull --instance-id ID outputs`.
+    p.set_defaults(handler=sync, trailing="paths")
 
     p = sub.add_parser(
         "ssh",
@@ -83,7 +92,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser(
         "ssh-forget", help="forget an instance's recorded host key (after a legitimate change)"
     )
-    p.add_argument("instance_id", metavar="ID")
+    p.add_argument("instance_id", metavar="ID", type=identifier)
     add_platform_option(p)
     p.set_defaults(handler=ssh_forget)
 
@@ -97,6 +106,18 @@ def choose_instance(context: Context, instance_id: str | None, platform: str | N
         except PlatformError as exc:
             raise CliError(str(exc)) from None
     result = context.fleet.list(names)
+    failed = [s for s in result.statuses.values() if not s.ok]
+    if failed:
+        # A platform that did not answer may have the instance meant (or several):
+        # choosing from the rest, or suggesting a new rental, could be wrong and costly.
+        problems = "; ".join(
+            f"{s.platform}: instances could not be listed: {s.error or 'no reason given'}"
+            for s in failed
+        )
+        raise CliError(
+            f"{problems}; not choosing an instance from a partial list: "
+            "name one with --instance-id ID (see `vp list-instances`)"
+        )
     running = [i for i in result.instances if i.state is InstanceState.RUNNING]
     if len(running) == 1:
         return running[0]
@@ -120,6 +141,34 @@ def _progress(progress: SyncProgress) -> None:
             f"\r  {progress.direction}: {progress.files} files, {progress.bytes:,} bytes\033[K"
         )
         sys.stderr.flush()
+
+
+HOST_KEY_SIGNS = ("REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key verification failed")
+"""How OpenSSH says that a host's key is not the one recorded for it."""
+
+
+def endpoint_host_key_changed(result: SyncResult) -> bool:
+    """True when the platform's transfer endpoint was given up because its host key
+    did not match the one recorded for it."""
+    reason = result.native_fallback or ""
+    return any(sign.lower() in reason.lower() for sign in HOST_KEY_SIGNS)
+
+
+def _sync_warnings(result: SyncResult) -> None:
+    """What the user must know besides the counts: conflicts, a transfer endpoint given up."""
+    if endpoint_host_key_changed(result):
+        warn(
+            "the SSH host key of Vast's transfer endpoint for this instance has changed, so "
+            "it was not used and the files went over the instance's own SSH; if you did not "
+            "expect a new key, treat the endpoint as untrusted "
+            "(`vp ssh-forget ID` forgets the recorded keys)"
+        )
+    elif result.native_fallback:
+        warn(f"Vast's transfer endpoint was given up ({result.native_fallback}); synced over SSH")
+    if result.conflicts:
+        warn(f"{len(result.conflicts)} not pulled, your copy kept:")
+        for conflict in result.conflicts:
+            stderr.print(f"  {conflict}")
 
 
 def _sync_summary(result: SyncResult) -> str:
@@ -156,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("nothing to run: vp run [options] -- CMD ...", 2)
     command = shell_command(argv)
     project = (args.project or Path.cwd()).resolve()
+    _check_pull_to(args.pull_to)
     options = RunOptions(
         project=project,
         sync_up=not args.no_sync,
@@ -188,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
             if sys.stderr.isatty():
                 sys.stderr.write("\n")
             stderr.print(f"Pulled {_sync_summary(result)}")
+            _sync_warnings(result)
     return _report_end(job)
 
 
@@ -315,18 +366,20 @@ def cancel(args: argparse.Namespace) -> int:
 
 def sync(args: argparse.Namespace) -> int:
     """`vp sync push|pull`."""
+    paths = [_checked_path(path) for path in args.paths]
+    if args.direction == "push" and paths:
+        raise CliError("push sends the whole project; PATHs are for pull", 2)
+    _check_pull_to(args.pull_to)
     project = (args.project or Path.cwd()).resolve()
     with opened(args) as context:
         service = context.job_service
         instance = choose_instance(context, args.instance_id, args.platform)
         try:
             if args.direction == "push":
-                if args.paths:
-                    raise CliError("push sends the whole project; PATHs are for pull", 2)
                 result = service.push(instance, project, delete=args.delete, progress=_progress)
             else:
                 result = service.pull(
-                    instance, project, args.paths, dest=args.pull_to, progress=_progress
+                    instance, project, paths, dest=args.pull_to, progress=_progress
                 )
         except JobError as exc:
             raise CliError(str(exc)) from None
@@ -341,6 +394,9 @@ def sync(args: argparse.Namespace) -> int:
                 "bytes": result.bytes,
                 "deleted": result.deleted,
                 "missing": result.missing,
+                "conflicts": result.conflicts,
+                "native_fallback": result.native_fallback,
+                "endpoint_host_key_changed": endpoint_host_key_changed(result),
                 "instance": instance_json(instance),
             }
         )
@@ -348,17 +404,35 @@ def sync(args: argparse.Namespace) -> int:
         stdout.print(_sync_summary(result))
         for missing in result.missing:
             stderr.print(f"  not on the instance: {missing}")
+    _sync_warnings(result)  # on stderr, beside the JSON too
     return 0
+
+
+def _check_pull_to(dest: Path | None) -> None:
+    """Refuse (exit 2) a --pull-to that is an existing file, before anything runs."""
+    if dest is not None and dest.exists() and not dest.is_dir():
+        raise CliError(f"--pull-to {dest}: not a directory", 2)
+
+
+def _checked_path(path: str) -> str:
+    """A PATH argument of `vp sync pull`, refused (exit 2) when it leaves the remote dir."""
+    try:
+        return pull_path(path)
+    except argparse.ArgumentTypeError as exc:
+        raise CliError(f"PATH: {exc}", 2) from None
 
 
 def ssh(args: argparse.Namespace) -> int:
     """Replace this process with the system ssh, using vp-tui's key and known_hosts."""
+    rest = list(args.rest)
+    instance_id = None
+    if rest and rest[0] != "--":
+        try:
+            instance_id = identifier(rest.pop(0))
+        except argparse.ArgumentTypeError as exc:
+            raise CliError(f"ID: {exc}", 2) from None
+    command = rest[1:] if rest and rest[0] == "--" else rest
     with opened(args) as context:
-        rest = list(args.rest)
-        instance_id = None
-        if rest and rest[0] != "--":
-            instance_id = rest.pop(0)
-        command = rest[1:] if rest and rest[0] == "--" else rest
         instance = choose_instance(context, instance_id, args.platform)
         remote = context.job_service.remote(instance)
         argv = remote.ssh_command(shell_command(command) if command else None, tty=not command)

@@ -6,6 +6,7 @@ import argparse
 
 from vp_tui.cli.context import add_platform_option, chosen_platforms, opened
 from vp_tui.cli.output import CliError, print_json, stdout, table, warn
+from vp_tui.cli.validate import positive_amount, positive_int
 from vp_tui.core.models import Offer
 from vp_tui.core.money import format_price
 from vp_tui.core.ranking import SORTS, cheapest_keys, compare_by_gpu
@@ -19,9 +20,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--gpu", action="append", default=[], help="GPU model, e.g. RTX_4090 (repeatable)"
     )
-    p.add_argument("--max-price", type=float, help="max $/h for the whole offer")
-    p.add_argument("--min-vram", type=float, help="min VRAM per GPU, GB")
-    p.add_argument("--num-gpus", type=int, help="exact number of GPUs")
+    p.add_argument("--max-price", type=positive_amount, help="max $/h for the whole offer")
+    p.add_argument("--min-vram", type=positive_amount, help="min VRAM per GPU, GB")
+    p.add_argument("--num-gpus", type=positive_int, help="exact number of GPUs")
     p.add_argument(
         "--interruptible",
         choices=["yes", "no", "either"],
@@ -30,7 +31,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("--region", help="location contains this text, e.g. US, Sweden")
     p.add_argument("--sort", choices=list(SORTS), default="price")
-    p.add_argument("--limit", type=int, default=None, help="rows to show (default 30, JSON all)")
+    p.add_argument(
+        "--limit", type=positive_int, default=None, help="rows to show (default 30, JSON all)"
+    )
     p.add_argument("--by-gpu", action="store_true", help="cheapest offer per GPU on each platform")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=offers)

@@ -9,11 +9,16 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from vp_tui.core.text import visible
 
 # Piped output is for scripts and logs: do not wrap table rows at 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 200
-stdout = Console(highlight=False, width=_WIDTH)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# Nothing is read as markup: labels, commands, paths and provider messages are
+# shown as they are (a label "[/x]" is text, a prompt keeps its "[y/N]").
+stdout = Console(highlight=False, markup=False, width=_WIDTH)
+stderr = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
 class CliError(Exception):
@@ -32,12 +37,12 @@ def print_json(data: Any) -> None:
 
 def error(message: str) -> None:
     """One line on stderr, prefixed so it is clear who speaks."""
-    stderr.print(f"[bold red]vp:[/] {message}", markup=True, highlight=False)
+    stderr.print(Text.assemble(("vp:", "bold red"), " ", visible(message, newlines=True)))
 
 
 def warn(message: str) -> None:
     """A warning line on stderr."""
-    stderr.print(f"[yellow]vp: warning:[/] {message}", markup=True, highlight=False)
+    stderr.print(Text.assemble(("vp: warning:", "yellow"), " ", visible(message, newlines=True)))
 
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
@@ -47,5 +52,5 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | No
         justify: Any = "right" if column.startswith(("$", "#")) or column.endswith("GB") else "left"
         out.add_column(column, justify=justify)
     for row in rows:
-        out.add_row(*("" if cell is None else str(cell) for cell in row))
+        out.add_row(*(Text(visible("" if cell is None else str(cell))) for cell in row))
     stdout.print(out)

@@ -27,6 +27,10 @@ PLATFORMS = ("vast", "runpod")
 FAULT_KINDS = ("latency", "error", "ratelimit", "malformed", "auth", "nodestroy")
 
 
+class FaultSpecError(ValueError):
+    """A ``VP_SIM_FAULTS`` spec that cannot be parsed; the message names the item."""
+
+
 @dataclass(frozen=True)
 class FaultRule:
     """One parsed item of a fault spec."""
@@ -58,7 +62,8 @@ class FaultDecision:
 def parse_faults(spec: str | None) -> list[FaultRule]:
     """Parse a ``VP_SIM_FAULTS`` spec; an empty or missing spec means no faults.
 
-    Raises ValueError naming the offending item when the spec is malformed.
+    Raises ``FaultSpecError`` (a ValueError) naming the offending item when the spec
+    is malformed.
     """
     rules: list[FaultRule] = []
     if not spec or not spec.strip():
@@ -72,8 +77,8 @@ def parse_faults(spec: str | None) -> list[FaultRule]:
 
 
 def _parse_item(item: str) -> FaultRule:
-    def bad(reason: str) -> ValueError:
-        return ValueError(f"VP_SIM_FAULTS item {item!r}: {reason}")
+    def bad(reason: str) -> FaultSpecError:
+        return FaultSpecError(f"VP_SIM_FAULTS item {item!r}: {reason}")
 
     platform, sep, rest = item.partition(":")
     platform = platform.strip().lower()
@@ -85,6 +90,8 @@ def _parse_item(item: str) -> FaultRule:
     probability = 1.0
     if at:
         try:
+            if not prob_text.isascii():
+                raise ValueError(prob_text)
             probability = float(prob_text)
         except ValueError:
             raise bad(f"probability {prob_text!r} is not a number") from None
@@ -99,10 +106,10 @@ def _parse_item(item: str) -> FaultRule:
         if not eq or not value_text.strip():
             example = "latency=250" if kind == "latency" else "error=503"
             raise bad(f"{kind} needs a value, e.g. {example}")
-        try:
-            value = int(value_text)
-        except ValueError:
-            raise bad(f"{kind} value {value_text!r} is not a whole number") from None
+        digits = value_text.strip()
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 9):
+            raise bad(f"{kind} value {value_text!r} is not a whole number")
+        value = int(digits)
         if kind == "latency" and not 0 <= value <= 600_000:
             raise bad("latency must be between 0 and 600000 ms")
         if kind == "error" and not 400 <= value <= 599:

@@ -14,6 +14,7 @@ and carries ``X-Demo-Internal-Error: 1``, never mistakable for an injected
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import threading
@@ -229,8 +230,8 @@ def _boot_seconds_from_env() -> float:
         value = float(raw)
     except ValueError:
         raise ValueError(f"VP_SIM_BOOT_SECONDS={raw!r} is not a number of seconds") from None
-    if value < 0:
-        raise ValueError(f"VP_SIM_BOOT_SECONDS={raw!r} must not be negative")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"VP_SIM_BOOT_SECONDS={raw!r} must be a finite, non-negative number")
     return value
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from textual import work
+from textual.content import Content
 from textual.worker import Worker, WorkerState
 
 from vp_tui.core.costs import spent_since
@@ -175,7 +176,7 @@ class RefreshMixin(DashboardBase):
             for name, (since, error) in stale.items()
         ]
         for pane_widget in self.query("#instances-pane"):
-            pane_widget.border_subtitle = "; ".join(notes)
+            pane_widget.border_subtitle = Content("; ".join(notes))  # provider text: not markup
         for name in self.engine.platforms:
             pane.update_platform(
                 name, running=fleet.running(name), listing_error=fleet.error(name), known=True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from rich.text import Text
 from textual import work
 from textual.widget import Widget
 from textual.widgets import Input
@@ -59,7 +60,7 @@ class StartupMixin(DashboardBase):
         self.post_message(EngineReady(context))
 
     def on_engine_failed(self, message: EngineFailed) -> None:
-        self.exit(return_code=2, message=f"vp-tui: {message.text}")
+        self.exit(return_code=2, message=Text(f"vp-tui: {message.text}"))  # "[vast]" stays
 
     async def on_engine_ready(self, message: EngineReady) -> None:
         if self.stopping:

@@ -87,6 +87,15 @@ class JobActions(DashboardBase):
             job, result = service.finish(job, options, on_state=changed, stop=self.stop_event)
             if result is not None:
                 self.notify(f"Pulled {result.files} files, {result.bytes:,} bytes", title="Pull")
+                if result.conflicts:
+                    from vp_tui.tui.actions.sync import conflicts_text
+
+                    self.notify(
+                        conflicts_text(result.conflicts),
+                        title="Pull: local files kept",
+                        severity="warning",
+                        timeout=15,
+                    )
         if job.state.is_final:
             self.post_message(JobChanged(job, ended=True))
 

@@ -49,3 +49,17 @@ class SyncActions(DashboardBase):
             f"{result.files} files, {result.bytes:,} bytes{how}",
             title=f"{direction.capitalize()} {instance.name} done",
         )
+        if result.conflicts:
+            self.notify(
+                conflicts_text(result.conflicts),
+                title=f"{direction.capitalize()}: local files kept",
+                severity="warning",
+                timeout=15,
+            )
+
+
+def conflicts_text(conflicts: list[str], most: int = 5) -> str:
+    """The conflicts of a pull, a few of them by name."""
+    shown = "\n".join(conflicts[:most])
+    more = f"\n… and {len(conflicts) - most} more" if len(conflicts) > most else ""
+    return f"{len(conflicts)} not pulled, your copy kept:\n{shown}{more}"

@@ -30,8 +30,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="danger" if self.danger else ""):
-            yield Static(self.title_text, id="dialog-title")
-            yield Static(self.body, id="dialog-body")
+            yield Static(self.title_text, id="dialog-title", markup=False)
+            yield Static(self.body, id="dialog-body", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button(
                     f"{self.yes} (y)", id="yes", variant="error" if self.danger else "primary"

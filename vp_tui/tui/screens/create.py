@@ -47,6 +47,7 @@ class CreateScreen(ModalScreen[LaunchSpec | None]):
                 f"Create on {offer.platform}: {count}{offer.label} "
                 f"{format_price(offer.price_per_hour)}/h {where}",
                 id="dialog-title",
+                markup=False,
             )
             yield Label("Image")
             yield Input(self.defaults.image, id="image")
@@ -72,7 +73,7 @@ class CreateScreen(ModalScreen[LaunchSpec | None]):
                 with Vertical():
                     yield Label("Max $/h for this launch")
                     yield Input(f"{self.defaults.cap:g}", id="cap", type="number")
-            yield Static("", id="dialog-error")
+            yield Static("", id="dialog-error", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button("Launch (enter)", id="launch", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")

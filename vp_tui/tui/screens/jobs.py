@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -13,6 +14,7 @@ from textual.widgets import DataTable, Static
 
 from vp_tui.core.models import Job
 from vp_tui.core.money import format_duration, format_money
+from vp_tui.core.text import visible
 
 
 class JobsScreen(ModalScreen[Job | None]):
@@ -30,7 +32,7 @@ class JobsScreen(ModalScreen[Job | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="wide"):
-            yield Static(self.title_text, id="dialog-title")
+            yield Static(self.title_text, id="dialog-title", markup=False)
             if not self.jobs:
                 yield Static("No jobs on this instance yet: press r on it to run one.")
             table: DataTable[str] = DataTable(id="jobs-table", cursor_type="row")
@@ -46,7 +48,7 @@ class JobsScreen(ModalScreen[Job | None]):
                 "" if job.exit_code is None else str(job.exit_code),
                 format_duration(job.duration_seconds),
                 format_money(job.estimated_cost),
-                job.command,
+                Text(visible(job.command)),  # what the user typed, shown as typed
                 key=job.job_id,
             )
         table.focus()

@@ -8,6 +8,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
@@ -37,15 +38,16 @@ class RunScreen(ModalScreen[RunRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(f"Run on {self.instance_name}", id="dialog-title")
+            yield Static(f"Run on {self.instance_name}", id="dialog-title", markup=False)
             yield Label("Command")
             yield Input("", id="command", placeholder='python3 -c "print(42)"')
             yield Label("Working directory on the instance")
             yield Input(self.workdir, id="workdir")
             with Horizontal(classes="row"):
-                yield Checkbox(f"Push {self.project} first", True, id="push")
+                # A folder name is text, not markup.
+                yield Checkbox(Content(f"Push {self.project} first"), True, id="push")
                 yield Checkbox("Pull results after", True, id="pull")
-            yield Static("", id="dialog-error")
+            yield Static("", id="dialog-error", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button("Run (enter)", id="run", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")

@@ -14,6 +14,7 @@ from textual.widgets import DataTable
 from vp_tui.core.costs import spent_so_far
 from vp_tui.core.money import format_duration, format_money, format_price
 from vp_tui.core.states import InstanceState
+from vp_tui.core.text import visible
 from vp_tui.tui.styles import theme_style
 
 if TYPE_CHECKING:
@@ -109,9 +110,11 @@ class InstancesTable(DataTable[Text | str]):
         gpu = f"{instance.gpu_count}x {instance.gpu or instance.gpu_raw or '?'}"
         util = "-" if instance.gpu_util is None else f"{instance.gpu_util:.0f}%"
         return {
-            "platform": instance.platform,
-            "name": name,
-            "gpu": gpu,
+            "platform": Text(instance.platform),
+            # Labels come from providers' consoles: text, not markup, nothing that
+            # moves the cursor.
+            "name": Text(visible(name)),
+            "gpu": Text(visible(gpu)),
             "state": Text(label, style=style),
             "uptime": format_duration(instance.uptime_at(now)),
             "price": Text(format_price(instance.price_per_hour), justify="right"),
