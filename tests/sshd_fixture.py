@@ -395,3 +395,13 @@ def ssh_host(request: pytest.FixtureRequest, tmp_path: Path) -> TransportHost:
         other_demo,
         demo.authorized.append,
     )
+
+
+@pytest.fixture
+def remote(ssh_host: TransportHost) -> Iterator[Remote]:
+    """A ``Remote`` on ``ssh_host``, closed after the test."""
+    connection = ssh_host.remote()
+    try:
+        yield connection
+    finally:
+        connection.close()

@@ -10,7 +10,6 @@ own ``handle`` for one route.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,20 +31,7 @@ RUNPOD_PODS = ("POST", "query Pods")
 RUNPOD_POD = ("POST", "query Pod")
 RUNPOD_GPU_TYPES = ("POST", "query GpuTypes")
 
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCloud]:
-    with DemoCloud(tmp_path_factory.mktemp("shapes") / "demo", seed=7, boot_seconds=0.3) as cloud:
-        yield cloud
-
-
-@pytest.fixture
-def cloud(demo: DemoCloud) -> Iterator[DemoCloud]:
-    """The shared demo cloud, emptied and without faults for each test."""
-    demo.set_faults(None)
-    demo.reset()
-    yield demo
-    demo.set_faults(None)
+pytest_plugins = ["shared_demo"]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,20 +32,7 @@ ED25519_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9o
 ED25519_B = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKx8nS8x3b0y7a1VbqQ1xq2w3e4r5t6y7u8i9o0p1a2s"
 WAIT_SECONDS = 30.0
 
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCloud]:
-    with DemoCloud(tmp_path_factory.mktemp("vast") / "demo", seed=7, boot_seconds=0.3) as cloud:
-        yield cloud
-
-
-@pytest.fixture
-def cloud(demo: DemoCloud) -> Iterator[DemoCloud]:
-    """The shared demo cloud, emptied and without faults for each test."""
-    demo.set_faults(None)
-    demo.reset()
-    yield demo
-    demo.set_faults(None)
+pytest_plugins = ["shared_demo"]
 
 
 def settings_for(cloud: DemoCloud, **changes: object) -> VastSettings:

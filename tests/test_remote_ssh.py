@@ -54,15 +54,6 @@ def _collect(stream: JobStream) -> bytes:
     return b"".join(stream)
 
 
-@pytest.fixture
-def remote(ssh_host: TransportHost) -> Iterator[Remote]:
-    remote = ssh_host.remote()
-    try:
-        yield remote
-    finally:
-        remote.close()
-
-
 # ------------------------------------------------------------------------ commands
 
 

@@ -275,15 +275,6 @@ def test_any_ignore_file_loads(tmp_path_factory: pytest.TempPathFactory, text: s
 
 
 @pytest.fixture
-def remote(ssh_host: TransportHost) -> Iterator[Remote]:
-    remote = ssh_host.remote()
-    try:
-        yield remote
-    finally:
-        remote.close()
-
-
-@pytest.fixture
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "project"
     root.mkdir()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,15 +19,6 @@ if TYPE_CHECKING:
     from sshd_fixture import TransportHost
 
 pytest_plugins = ["sshd_fixture"]
-
-
-@pytest.fixture
-def remote(ssh_host: TransportHost) -> Iterator[Remote]:
-    remote = ssh_host.remote()
-    try:
-        yield remote
-    finally:
-        remote.close()
 
 
 @pytest.fixture

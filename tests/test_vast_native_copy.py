@@ -369,7 +369,7 @@ def test_a_changed_endpoint_host_key_is_not_ignored(
     used, and the user is told so, on the terminal and in `--json`."""
     import asyncssh
 
-    from vp_tui.cli.jobs_cmd import _sync_warnings, endpoint_host_key_changed
+    from vp_tui.cli.jobs_cmd import _sync_warnings
 
     target = _native(vast, rented, "push", "/workspace/proj")
     syncer = Syncer(remote, project, remote_dir="/workspace/proj", daemon_target=target)
@@ -382,7 +382,7 @@ def test_a_changed_endpoint_host_key_is_not_ignored(
 
     again = Syncer(remote, project, remote_dir="/workspace/proj", daemon_target=target)
     pushed = again.push()
-    assert pushed.method == "rsync" and endpoint_host_key_changed(pushed)
+    assert pushed.method == "rsync" and pushed.endpoint_host_key_changed
     capsys.readouterr()
     _sync_warnings(pushed)
     assert "host key of Vast's transfer endpoint" in capsys.readouterr().err

@@ -143,20 +143,9 @@ def _progress(progress: SyncProgress) -> None:
         sys.stderr.flush()
 
 
-HOST_KEY_SIGNS = ("REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key verification failed")
-"""How OpenSSH says that a host's key is not the one recorded for it."""
-
-
-def endpoint_host_key_changed(result: SyncResult) -> bool:
-    """True when the platform's transfer endpoint was given up because its host key
-    did not match the one recorded for it."""
-    reason = result.native_fallback or ""
-    return any(sign.lower() in reason.lower() for sign in HOST_KEY_SIGNS)
-
-
 def _sync_warnings(result: SyncResult) -> None:
     """What the user must know besides the counts: conflicts, a transfer endpoint given up."""
-    if endpoint_host_key_changed(result):
+    if result.endpoint_host_key_changed:
         warn(
             "the SSH host key of Vast's transfer endpoint for this instance has changed, so "
             "it was not used and the files went over the instance's own SSH; if you did not "
@@ -396,7 +385,7 @@ def sync(args: argparse.Namespace) -> int:
                 "missing": result.missing,
                 "conflicts": result.conflicts,
                 "native_fallback": result.native_fallback,
-                "endpoint_host_key_changed": endpoint_host_key_changed(result),
+                "endpoint_host_key_changed": result.endpoint_host_key_changed,
                 "instance": instance_json(instance),
             }
         )

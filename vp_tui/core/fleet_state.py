@@ -151,10 +151,4 @@ class FleetState:
 
     def running_known(self) -> int:
         """Instances running on the platforms that answered."""
-        return sum(
-            1
-            for listing in self.listings.values()
-            if listing.known
-            for i in listing.instances
-            if i.state is InstanceState.RUNNING
-        )
+        return sum(self.running(name) or 0 for name in self.listings if name not in self.unknown)

@@ -255,6 +255,8 @@ class PlatformStatus(_Model):
     """What went wrong, in the provider's words plus what to do."""
     stale_since: UTCDateTime | None = None
     """When data shown for this platform was last fresh, if it is not now."""
+    skipped_rows: int = 0
+    """Rows of the answer that could not be read and were left out."""
     checked_at: UTCDateTime = Field(default_factory=utcnow)
 
 

@@ -553,6 +553,9 @@ class RunPodPlatform:
     def __init__(self, settings: RunPodSettings) -> None:
         self.settings = settings
         self.skipped_rows = 0
+        """Rows of the last answer (offers or instances) that could not be read."""
+        self.skipped_offer_rows = 0
+        """Rows of the last offer listing that could not be read."""
         """Rows of the last answer that could not be understood (and were left out)."""
 
     # ------------------------------------------------------------------ plumbing
@@ -677,7 +680,7 @@ class RunPodPlatform:
             if not found and not _text(row.get("id")):
                 skipped += 1
             offers.extend(found)
-        self.skipped_rows = skipped
+        self.skipped_rows = self.skipped_offer_rows = skipped
         if skipped:
             log.warning("runpod: skipped %d GPU type rows that could not be read", skipped)
         if self.settings.cloud_type != "ALL":

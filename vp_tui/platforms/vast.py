@@ -453,6 +453,9 @@ class VastPlatform:
         self._sdk: Any = None
         self._lock = threading.Lock()
         self.skipped_rows = 0
+        """Rows of the last answer (offers or instances) that could not be read."""
+        self.skipped_offer_rows = 0
+        """Rows of the last offer search that could not be read."""
         """Rows of the last answer that could not be understood (and were left out)."""
 
     # ------------------------------------------------------------------ plumbing
@@ -558,7 +561,7 @@ class VastPlatform:
                     skipped += 1
                 else:
                     offers.append(offer)
-        self.skipped_rows = skipped
+        self.skipped_rows = self.skipped_offer_rows = skipped
         if skipped:
             log.warning("vast: skipped %d offer rows that could not be read", skipped)
         result = filter_offers(offers, query)

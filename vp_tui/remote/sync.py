@@ -115,6 +115,16 @@ class SyncResult:
     different kind of entry on each side (file, directory, symlink), or a file
     changed both here and on the instance since the last sync."""
 
+    @property
+    def endpoint_host_key_changed(self) -> bool:
+        """True when the transfer endpoint was given up because its SSH host key was not
+        the one recorded for it (as OpenSSH, run by rsync, words it)."""
+        reason = (self.native_fallback or "").lower()
+        return any(sign in reason for sign in _HOST_KEY_SIGNS)
+
+
+_HOST_KEY_SIGNS = ("remote host identification has changed", "host key verification failed")
+
 
 @dataclass(frozen=True)
 class DaemonTarget:

@@ -297,21 +297,22 @@ class Fleet:
                 last = listed.get(instance_id)
                 if last is None or last.state is InstanceState.TERMINATED:
                     return
-                if self._monotonic() >= deadline and request_error is not None:
+                if self._monotonic() >= deadline:
+                    if request_error is not None:
+                        head = (
+                            f"the destroy request for {instance_id} failed ({request_error}); "
+                            f"it may or may not have been accepted, and after {timeout:.0f}s "
+                            "the instance is"
+                        )
+                    else:
+                        head = (
+                            f"destroy of {instance_id} was accepted, but after {timeout:.0f}s it is"
+                        )
                     raise DestroyUnverified(
-                        f"the destroy request for {instance_id} failed ({request_error}); it may "
-                        f"or may not have been accepted, and after {timeout:.0f}s the instance is "
-                        f"still listed as {last.state}; it may still be billing: try again or "
-                        "check the provider's console",
+                        f"{head} still listed as {last.state}; it may still be billing: try "
+                        "again or check the provider's console",
                         platform=platform,
                     ) from request_error
-                if self._monotonic() >= deadline:
-                    raise DestroyUnverified(
-                        f"destroy of {instance_id} was accepted, but after {timeout:.0f}s it is "
-                        f"still listed as {last.state}; it may still be billing: try again or "
-                        "check the provider's console",
-                        platform=platform,
-                    )
             self._pause(poll_seconds, stop, what)
 
     def stop(

@@ -153,7 +153,11 @@ class Market:
             memory.backoff_seconds = 0.0
             memory.backoff_until = None
             memory.last_error = None
-        return list(offers), PlatformStatus(platform=name, ok=True, checked_at=self._clock())
+        # Read right after the call that counted them: the adapter's own counter.
+        skipped = int(getattr(self.platforms[name], "skipped_offer_rows", 0) or 0)
+        return list(offers), PlatformStatus(
+            platform=name, ok=True, checked_at=self._clock(), skipped_rows=skipped
+        )
 
     def _stale(
         self, name: PlatformName, error: str, query: OfferQuery

@@ -6,6 +6,7 @@ processes can use the store at the same time.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from typing import Any
 
 from vp_tui import locations
 from vp_tui.core.models import Instance, Job, JobState, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class StoreError(Exception):
@@ -312,8 +315,8 @@ class Store:
         for row in rows:
             try:
                 found.append(Instance.model_validate_json(row["instance"]))
-            except ValueError:
-                continue  # written by another version: the listing still shows it
+            except ValueError as exc:  # another version wrote it: the listing still shows it
+                log.warning("a pending launch in the store could not be read: %s", exc)
         return found
 
 

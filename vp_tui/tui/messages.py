@@ -20,8 +20,6 @@ class OffersLoaded(Message):
 
     result: MarketResult
     index: OfferIndex
-    skipped: dict[PlatformName, int]
-    """Rows each platform answered with that could not be read (and were left out)."""
 
 
 @dataclass

@@ -114,11 +114,7 @@ class RefreshMixin(DashboardBase):
         result = self.engine.market.refresh(
             OfferQuery(limit=100_000), platforms=platforms, force=force
         )
-        skipped = {
-            name: int(getattr(self.engine.platforms.get(name), "skipped_rows", 0) or 0)
-            for name in result.statuses
-        }
-        self.post_message(OffersLoaded(result, OfferIndex(result.offers, sorts=SORTS), skipped))
+        self.post_message(OffersLoaded(result, OfferIndex(result.offers, sorts=SORTS)))
 
     def on_offers_loaded(self, message: OffersLoaded) -> None:
         table, pane = self.offers_table, self.platforms_pane
@@ -129,12 +125,8 @@ class RefreshMixin(DashboardBase):
         for offer in message.result.offers:
             counts[offer.platform] = counts.get(offer.platform, 0) + 1
         for name, status in message.result.statuses.items():
-            pane.update_platform(
-                name, status=status, offers=counts.get(name, 0), skipped=message.skipped.get(name)
-            )
+            pane.update_platform(name, status=status, offers=counts.get(name, 0))
             self.report_problem(name, "offers", status.error)
-            if message.skipped.get(name):
-                log.warning("%s: %d offer rows could not be read", name, message.skipped[name])
         self.offers_loaded.set()
 
     # --------------------------------------------------------------- instances

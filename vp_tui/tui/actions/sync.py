@@ -49,6 +49,14 @@ class SyncActions(DashboardBase):
             f"{result.files} files, {result.bytes:,} bytes{how}",
             title=f"{direction.capitalize()} {instance.name} done",
         )
+        if result.endpoint_host_key_changed:
+            self.notify(
+                "The SSH host key of Vast's transfer endpoint for this instance changed: it "
+                "was not used, the files went over the instance's own SSH.",
+                title=f"{direction.capitalize()}: endpoint not trusted",
+                severity="warning",
+                timeout=15,
+            )
         if result.conflicts:
             self.notify(
                 conflicts_text(result.conflicts),

@@ -36,8 +36,11 @@ class PlatformView:
     """Why the last instance listing failed, if it did."""
     included: bool = True
     offers: int = 0
-    skipped: int = 0
-    """Rows of the last answer that could not be read."""
+
+    @property
+    def skipped(self) -> int:
+        """Rows of the last offer answer that could not be read."""
+        return self.status.skipped_rows if self.status is not None else 0
 
 
 class PlatformsPane(Widget, can_focus=True):
@@ -109,7 +112,6 @@ class PlatformsPane(Widget, can_focus=True):
         listing_error: str | None = None,
         known: bool = False,
         offers: int | None = None,
-        skipped: int | None = None,
     ) -> None:
         """Show what was just learned about a platform.
 
@@ -129,8 +131,6 @@ class PlatformsPane(Widget, can_focus=True):
             view.listing_error = listing_error
         if offers is not None:
             view.offers = offers
-        if skipped is not None:
-            view.skipped = skipped
         self.refresh()
 
     def action_cursor(self, step: int) -> None:
