@@ -63,6 +63,11 @@ SCENES: dict[str, Scene] = {
             faults="runpod:error=500",
             with_instances=False,
         ),
+        Scene(
+            "nographql",
+            "RunPod's GraphQL switched off: balance unknown with the reason, the rest on REST v2",
+            faults="runpod:nographql",
+        ),
     )
 }
 

@@ -27,9 +27,9 @@ from vp_tui.sim.server import RUNPOD_DEMO_KEY, VAST_DEMO_KEY, DemoCloud
 VAST_LIST = ("GET", "/api/v1/instances")
 VAST_SHOW = ("GET", "/api/v0/instances/{id}")
 VAST_SEARCH = ("POST", "/api/v0/bundles")
-RUNPOD_PODS = ("POST", "query Pods")
-RUNPOD_POD = ("POST", "query Pod")
-RUNPOD_GPU_TYPES = ("POST", "query GpuTypes")
+RUNPOD_PODS = ("GET", "/v2/pods")
+RUNPOD_POD = ("GET", "/v2/pods/{id}")
+RUNPOD_GPU_TYPES = ("GET", "/v2/catalog/gpus")
 
 pytest_plugins = ["shared_demo"]
 
@@ -214,13 +214,11 @@ def test_vast_search_with_no_offers_is_empty(
 
 RUNPOD_BAD_LISTINGS = [
     {},
-    {"data": None},
-    {"data": {}},
-    {"data": {"myself": None}},
-    {"data": {"myself": {}}},
-    {"data": {"myself": {"pods": None}}},
-    {"data": {"myself": {"pods": {}}}},
-    {"data": {"myself": {"pods": "none"}}},
+    {"pods": None},
+    {"pods": {}},
+    {"pods": "none"},
+    {"data": {"myself": {"pods": []}}},
+    {"pods": [], "pagination": {"hasNextPage": True, "nextCursor": None}},
     [],
 ]
 
@@ -241,13 +239,10 @@ def test_runpod_empty_listing_is_still_empty(runpod: RunPodPlatform) -> None:
 
 RUNPOD_BAD_LOOKUPS = [
     {},
-    {"data": None},
-    {"data": {}},
-    {"data": {"pods": None}},
-    {"data": {"pod": {}}},
-    {"data": {"pod": []}},
-    {"data": {"pod": "gone"}},
+    {"pod": None},
+    {"id": None, "status": "RUNNING"},
     [],
+    "gone",
 ]
 
 
@@ -261,16 +256,15 @@ def test_runpod_lookup_of_the_wrong_shape_is_an_error_not_gone(
     assert_malformed(caught.value)
 
 
-def test_runpod_pod_null_is_gone(runpod: RunPodPlatform) -> None:
+def test_runpod_404_is_gone(runpod: RunPodPlatform) -> None:
     assert runpod.get_instance("nosuchpod000") is None
 
 
 RUNPOD_BAD_SEARCHES = [
     {},
-    {"data": None},
-    {"data": {}},
-    {"data": {"gpuTypes": None}},
-    {"data": {"gpuTypes": {}}},
+    {"gpus": None},
+    {"gpus": {}},
+    {"data": {"gpuTypes": []}},
     [],
 ]
 
@@ -307,7 +301,7 @@ def test_runpod_destroy_against_a_wrong_shaped_listing_is_unverified(
     query = OfferQuery(gpus=("RTX 4000 Ada",), interruptible=False)
     offer = next(o for o in runpod.list_offers(query) if o.cloud == "COMMUNITY")
     created = runpod.create_instance(offer, LaunchSpec(image="busybox", label="shape"))
-    answer_with(monkeypatch, cloud.runpod_api, RUNPOD_PODS, {"data": {"myself": {"pods": None}}})
+    answer_with(monkeypatch, cloud.runpod_api, RUNPOD_PODS, {"pods": None})
     fleet = Fleet({"runpod": runpod}, sleep=lambda _seconds: None)
     with pytest.raises(DestroyUnverified) as caught:
         fleet.destroy(created.instance_id, "runpod", timeout=0.0, poll_seconds=0.0)

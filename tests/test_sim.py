@@ -64,6 +64,11 @@ def gql(demo: DemoCloud, query: str, key: str = RUNPOD_DEMO_KEY) -> requests.Res
     )
 
 
+def rest(demo: DemoCloud, method: str, path: str, **kwargs: Any) -> requests.Response:
+    headers = {"Authorization": f"Bearer {RUNPOD_DEMO_KEY}"}
+    return requests.request(method, demo.runpod_url + path, headers=headers, timeout=10, **kwargs)
+
+
 def search(demo: DemoCloud, **body: Any) -> list[dict[str, Any]]:
     response = vast(demo, "POST", "/api/v0/bundles/", json=body)
     assert response.status_code == 200, response.text
@@ -360,86 +365,30 @@ def test_stopped_instances_bill_storage_only(demo: DemoCloud, clock: FakeClock) 
 # RunPod emulator
 # ---------------------------------------------------------------------------
 
-DEPLOY = """
-mutation { podFindAndDeployOnDemand(input: {
-  name: "train \\"one\\"", imageName: "runpod/pytorch:2.4", gpuTypeId: "%s",
-  cloudType: %s, gpuCount: %d, volumeInGb: 20, containerDiskInGb: 10,
-  ports: "22/tcp,8888/http", env: [{key: "A", value: "1"}], startSsh: true,
-  supportPublicIp: true, dataCenterId: null
-}) { id name desiredStatus costPerHr machine { podHostId gpuDisplayName } } }
-"""
+
+def deploy(demo: DemoCloud, gpu_type_id: str = "NVIDIA RTX A4000", **body: Any) -> str:
+    """Create a pod through REST v2; its id."""
+    payload = {"name": "p", "image": "runpod/pytorch:2.4", "gpu": {"id": gpu_type_id}, **body}
+    answer = rest(demo, "POST", "/v2/pods", json=payload)
+    assert answer.status_code == 201, answer.text
+    pod_id: str = answer.json()["id"]
+    return pod_id
 
 
-POD_QUERY = (
-    'query { pod(input: {podId: "POD"}) { id desiredStatus runtime { uptimeInSeconds '
-    "ports { ip isIpPublic privatePort publicPort type } gpus { id gpuUtilPercent } } } }"
-)
-
-
-def on_pod(mutation: str, pod_id: str, fields: str = "") -> str:
-    """A pod mutation's text, e.g. ``podStop`` with the selection ``fields``."""
-    selection = f" {{ {fields} }}" if fields else ""
-    return f'mutation {{ {mutation}(input: {{podId: "{pod_id}"}}){selection} }}'
-
-
-def test_runpod_pod_lifecycle(demo: DemoCloud, clock: FakeClock) -> None:
-    endpoints: dict[str, tuple[str, int]] = {}
-    demo.cloud.ssh_endpoint_provider = lambda inst: endpoints.get(inst.id)
-    created = gql(demo, DEPLOY % ("NVIDIA GeForce RTX 4090", "COMMUNITY", 1)).json()
-    pod = created["data"]["podFindAndDeployOnDemand"]
-    assert pod["name"] == 'train "one"' and pod["desiredStatus"] == "RUNNING"
-    assert pod["machine"]["gpuDisplayName"] == "RTX 4090"
-    query = POD_QUERY.replace("POD", "%s")
-    state = gql(demo, query % pod["id"]).json()["data"]["pod"]
-    assert state["runtime"] is None
-    clock.advance(15)
-    assert gql(demo, query % pod["id"]).json()["data"]["pod"]["runtime"] is None  # no SSH yet
-    endpoints[pod["id"]] = ("127.0.0.1", 40022)
-    runtime = gql(demo, query % pod["id"]).json()["data"]["pod"]["runtime"]
-    ssh = [p for p in runtime["ports"] if p["privatePort"] == 22]
-    assert ssh == [
-        {
-            "ip": "127.0.0.1",
-            "isIpPublic": True,
-            "privatePort": 22,
-            "publicPort": 40022,
-            "type": "tcp",
-        }
-    ]
-    assert runtime["uptimeInSeconds"] == 5 and len(runtime["gpus"]) == 1
-
-    stop = gql(demo, on_pod("podStop", pod["id"], "id desiredStatus"))
-    assert stop.json()["data"]["podStop"]["desiredStatus"] == "EXITED"
-    assert gql(demo, query % pod["id"]).json()["data"]["pod"]["runtime"] is None
-    resume = 'mutation { podResume(input: {podId: "%s", gpuCount: 1}) { desiredStatus } }'
-    assert gql(demo, resume % pod["id"]).json()["data"]["podResume"]["desiredStatus"] == "RUNNING"
-    me = gql(demo, "{ myself { clientBalance currentSpendPerHr pods { id } } }").json()["data"]
-    assert me["myself"]["pods"] == [{"id": pod["id"]}]
-    assert me["myself"]["currentSpendPerHr"] == pytest.approx(pod["costPerHr"])
-
-    term = gql(demo, on_pod("podTerminate", pod["id"])).json()
-    assert term == {"data": {"podTerminate": None}}
-    assert gql(demo, query % pod["id"]).json()["data"]["pod"] is None
-
-
-def test_runpod_out_of_stock_and_errors(demo: DemoCloud) -> None:
-    refused = gql(demo, DEPLOY % ("NVIDIA GeForce RTX 4090", "ALL", 16)).json()
-    assert refused["data"] == {"podFindAndDeployOnDemand": None}
-    assert refused["errors"][0]["path"] == ["podFindAndDeployOnDemand"]
-    assert refused["errors"][0]["message"] == (
-        "There are no longer any instances available with the requested specifications. "
-        "Please refresh and try again."
-    )
-    no_cloud = gql(demo, DEPLOY % ("NVIDIA B200", "COMMUNITY", 1)).json()
-    assert "no longer any instances" in no_cloud["errors"][0]["message"]
-    bad_field = gql(demo, "{ myself { id nonsense } }")
-    assert bad_field.status_code == 400
-    message = bad_field.json()["errors"][0]["message"].replace("'", '"')
-    assert 'Cannot query field "nonsense" on type "User"' in message
-    syntax = gql(demo, "{ myself { id ")
-    assert syntax.status_code == 400 and "Syntax Error" in syntax.json()["errors"][0]["message"]
-    unauthorized = gql(demo, "{ myself { id } }", key="wrong")
-    assert unauthorized.status_code == 401
+def test_runpod_account_over_graphql_counts_stopped_storage(
+    demo: DemoCloud, clock: FakeClock
+) -> None:
+    pod_id = deploy(demo, mounts={"persistent": {"size": 100}})
+    price = rest(demo, "GET", f"/v2/pods/{pod_id}").json()["cost"]
+    query = "{ myself { clientBalance currentSpendPerHr clientLifetimeSpend } }"
+    assert gql(demo, query).json()["data"]["myself"]["currentSpendPerHr"] == pytest.approx(price)
+    clock.advance(HOUR)
+    assert rest(demo, "POST", f"/v2/pods/{pod_id}/action", json={"action": "stop"}).ok
+    me = gql(demo, query).json()["data"]["myself"]
+    assert me["currentSpendPerHr"] == pytest.approx(100 * 0.20 / 730, abs=1e-4)
+    assert me["clientLifetimeSpend"] == pytest.approx(price, abs=1e-3)
+    assert me["clientBalance"] == pytest.approx(25 - price, abs=1e-3)
+    assert gql(demo, "{ myself { id } }", key="wrong").status_code == 401
     via_query = requests.post(
         demo.runpod_url + f"/graphql?api_key={RUNPOD_DEMO_KEY}",
         json={"query": "{ myself { id } }"},
@@ -448,27 +397,10 @@ def test_runpod_out_of_stock_and_errors(demo: DemoCloud) -> None:
     assert via_query.status_code == 200 and via_query.json()["data"]["myself"]["id"]
 
 
-def test_runpod_gpu_types_and_lowest_price(demo: DemoCloud) -> None:
-    query = """{ gpuTypes(input: {id: "NVIDIA H100 80GB HBM3"}) { id displayName securePrice
-      secure: lowestPrice(input: {gpuCount: 1, secureCloud: true}) {
-        uninterruptablePrice stockStatus }
-      any: lowestPrice(input: {gpuCount: 8}) { minimumBidPrice stockStatus } } }"""
-    types = gql(demo, query).json()["data"]["gpuTypes"]
-    assert len(types) == 1 and types[0]["displayName"] == "H100 SXM"
-    assert types[0]["secure"]["uninterruptablePrice"] == types[0]["securePrice"]
-    assert types[0]["secure"]["stockStatus"] in ("High", "Medium", "Low", None)
-    everything = gql(demo, "{ gpuTypes { id } }").json()["data"]["gpuTypes"]
-    assert len(everything) >= 22
-
-
 def test_runpod_keys_replace_all(demo: DemoCloud) -> None:
-    mutation = (
-        'mutation { updateUserSettings(input: {pubKey: "ssh-ed25519 A a\\nssh-rsa B b"}) '
-        "{ id pubKey } }"
-    )
-    answer = gql(demo, mutation).json()["data"]["updateUserSettings"]
-    assert answer["pubKey"] == "ssh-ed25519 A a\nssh-rsa B b"
-    assert demo.cloud.authorized_keys("runpod") == ["ssh-ed25519 A a", "ssh-rsa B b"]
+    keys = ["ssh-ed25519 A a", "ssh-rsa B b"]
+    assert rest(demo, "PUT", "/v2/account/ssh-keys", json={"keys": keys}).ok
+    assert demo.cloud.authorized_keys("runpod") == keys
     assert demo.cloud.authorized_keys("vast") == []
 
 
@@ -491,8 +423,7 @@ def test_state_is_shared_between_two_clouds_on_one_directory(
         assert offer_id not in {o["id"] for o in search(two, limit=10_000, no_default=True)}
         assert vast(two, "DELETE", f"/api/v0/instances/{instance_id}/", json={}).ok
         assert show_vast(one, instance_id) is None
-        pod = gql(two, DEPLOY % ("NVIDIA RTX A6000", "ALL", 1)).json()
-        pod_id = pod["data"]["podFindAndDeployOnDemand"]["id"]
+        pod_id = deploy(two, "NVIDIA RTX A6000")
         assert [i.id for i in one.cloud.instances("runpod")] == [pod_id]
     reopened = DemoCloud(state, boot_seconds=1, faults="", clock=clock)
     assert [i.id for i in reopened.cloud.instances()] == [pod_id]
@@ -595,10 +526,9 @@ def test_every_fault_kind_over_http(demo: DemoCloud) -> None:
         "success": True
     }
     assert show_vast(demo, instance_id) is not None
-    pod_id = gql(demo, DEPLOY % ("NVIDIA RTX A4000", "ALL", 1)).json()["data"][
-        "podFindAndDeployOnDemand"
-    ]["id"]
-    assert gql(demo, on_pod("podTerminate", pod_id)).ok
+    pod_id = deploy(demo)
+    assert rest(demo, "DELETE", f"/v2/pods/{pod_id}").status_code == 204
+    assert rest(demo, "GET", f"/v2/pods/{pod_id}").ok
     assert demo.cloud.get("runpod", pod_id) is not None
 
     demo.set_faults(None)

@@ -1,4 +1,4 @@
-"""The official clients against the demo cloud: the ``vastai`` CLI and SDK, the ``runpod`` SDK."""
+"""The official clients against the demo cloud: the ``vastai`` CLI and SDK."""
 
 from __future__ import annotations
 
@@ -8,15 +8,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-import runpod
-from runpod import error as runpod_error
 from vastai import VastAI
 
-from vp_tui.sim.server import RUNPOD_DEMO_KEY, VAST_DEMO_KEY, DemoCloud
+from vp_tui.sim.server import VAST_DEMO_KEY, DemoCloud
 
 T0 = 1_780_000_000.0
 
@@ -45,13 +42,6 @@ def demo(tmp_path: Path, clock: FakeClock) -> Iterator[DemoCloud]:
 @pytest.fixture
 def sdk(demo: DemoCloud) -> VastAI:
     return VastAI(VAST_DEMO_KEY, server_url=demo.vast_url)
-
-
-@pytest.fixture
-def pods(demo: DemoCloud, monkeypatch: pytest.MonkeyPatch) -> DemoCloud:
-    monkeypatch.setenv("RUNPOD_API_BASE_URL", demo.runpod_url)
-    monkeypatch.setattr(runpod, "api_key", RUNPOD_DEMO_KEY)
-    return demo
 
 
 def vastai_cli() -> list[str]:
@@ -213,70 +203,3 @@ def test_vastai_sdk_sees_rate_limits_and_errors(demo: DemoCloud, sdk: VastAI) ->
         sdk.show_user()
     demo.set_faults(None)
     assert sdk.show_user()["id"]
-
-
-# ---------------------------------------------------------------------------
-# The runpod SDK
-# ---------------------------------------------------------------------------
-
-
-def test_runpod_sdk_catalogue_and_account(pods: DemoCloud) -> None:
-    gpus = runpod.get_gpus()
-    assert len(gpus) >= 22
-    assert {"id": "NVIDIA GeForce RTX 4090", "displayName": "RTX 4090", "memoryInGb": 24} in gpus
-    gpu: dict[str, Any] = runpod.get_gpu("NVIDIA H100 80GB HBM3", 2)
-    assert gpu["displayName"] == "H100 SXM" and gpu["securePrice"] > 2
-    assert gpu["lowestPrice"]["uninterruptablePrice"] > 0
-    with pytest.raises(ValueError):
-        runpod.get_gpu("NVIDIA GeForce GTX 480")
-    user = runpod.get_user()
-    assert user["pubKey"] == "" and user["networkVolumes"] == []
-    updated = runpod.update_user_settings("ssh-ed25519 AAAAC3 one\nssh-rsa AAAAB3 two")
-    assert updated["pubKey"] == "ssh-ed25519 AAAAC3 one\nssh-rsa AAAAB3 two"
-    assert runpod.get_user()["pubKey"] == updated["pubKey"]
-
-
-def test_runpod_sdk_pod_lifecycle(pods: DemoCloud, clock: FakeClock) -> None:
-    pods.cloud.ssh_endpoint_provider = lambda inst: ("127.0.0.1", 41999)
-    pod = runpod.create_pod(
-        "sdk-pod", "runpod/pytorch:2.4", "NVIDIA GeForce RTX 4090", cloud_type="SECURE",
-        ports="22/tcp,8888/http", env={"HELLO": "world"}, volume_in_gb=20,
-    )  # fmt: skip
-    assert pod["env"] == ["HELLO=world"] and pod["machine"]["podHostId"].startswith(pod["id"])
-    fresh = runpod.get_pod(pod["id"])
-    assert fresh["desiredStatus"] == "RUNNING" and fresh["runtime"] is None
-    assert fresh["machine"]["gpuDisplayName"] == "RTX 4090" and fresh["costPerHr"] > 0.6
-    clock.now += 6
-    listed = runpod.get_pods()
-    ports = listed[0]["runtime"]["ports"]
-    assert {
-        "ip": "127.0.0.1",
-        "isIpPublic": True,
-        "privatePort": 22,
-        "publicPort": 41999,
-        "type": "tcp",
-    } in ports
-
-    assert runpod.stop_pod(pod["id"]) == {"id": pod["id"], "desiredStatus": "EXITED"}
-    assert runpod.get_pod(pod["id"])["runtime"] is None
-    assert runpod.resume_pod(pod["id"], 1)["desiredStatus"] == "RUNNING"
-    assert runpod.terminate_pod(pod["id"]) is None
-    assert runpod.get_pod(pod["id"]) is None
-    assert runpod.get_pods() == []
-
-
-def test_runpod_sdk_errors(pods: DemoCloud, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(runpod_error.QueryError, match="no longer any instances available"):
-        runpod.create_pod("big", "img", "NVIDIA GeForce RTX 4090", gpu_count=16)
-    monkeypatch.setattr(runpod, "api_key", "wrong")
-    with pytest.raises(runpod_error.AuthenticationError):
-        runpod.get_gpus()
-    monkeypatch.setattr(runpod, "api_key", RUNPOD_DEMO_KEY)
-    pods.set_faults("runpod:error=503")
-    with pytest.raises(ValueError):  # the SDK tries to read the HTML error page as JSON
-        runpod.get_pods()
-    pods.set_faults("runpod:auth")
-    with pytest.raises(runpod_error.AuthenticationError):
-        runpod.get_user()
-    pods.set_faults(None)
-    assert runpod.get_pods() == []

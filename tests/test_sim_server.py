@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 import requests
-import runpod
-from runpod import error as runpod_error
 from vastai import VastAI
 
 from vp_tui.sim.cloud import SimCloud
@@ -33,16 +31,14 @@ def demo(tmp_path: Path) -> Iterator[DemoCloud]:
         yield cloud
 
 
-@pytest.fixture
-def pods(demo: DemoCloud, monkeypatch: pytest.MonkeyPatch) -> DemoCloud:
-    monkeypatch.setenv("RUNPOD_API_BASE_URL", demo.runpod_url)
-    monkeypatch.setattr(runpod, "api_key", RUNPOD_DEMO_KEY)
-    return demo
-
-
 def vast(demo: DemoCloud, method: str, path: str, **kwargs: Any) -> requests.Response:
     headers = {"Authorization": f"Bearer {VAST_DEMO_KEY}"}
     return requests.request(method, demo.vast_url + path, headers=headers, timeout=10, **kwargs)
+
+
+def rest(demo: DemoCloud, method: str, path: str, **kwargs: Any) -> requests.Response:
+    headers = {"Authorization": f"Bearer {RUNPOD_DEMO_KEY}"}
+    return requests.request(method, demo.runpod_url + path, headers=headers, timeout=10, **kwargs)
 
 
 def gql(demo: DemoCloud, query: str) -> requests.Response:
@@ -59,17 +55,16 @@ def gql(demo: DemoCloud, query: str) -> requests.Response:
 # ---------------------------------------------------------------------------
 
 
-def test_requests_are_counted_per_api_method_and_route(pods: DemoCloud) -> None:
-    demo = pods
+def test_requests_are_counted_per_api_method_and_route(demo: DemoCloud) -> None:
     assert demo.requests == Counter() and demo.request_count() == 0
     assert vast(demo, "GET", "/api/v0/users/current/").ok
     assert vast(demo, "GET", "/api/v0/users/current/").ok
     assert vast(demo, "GET", "/api/v0/instances/12345/").status_code == 200
     assert vast(demo, "DELETE", "/api/v0/users/current/").status_code == 405
     assert gql(demo, "query Account { myself { clientBalance } }").ok
-    assert runpod.get_pods() == []
-    with pytest.raises(runpod_error.QueryError):
-        runpod.stop_pod("nope")
+    assert rest(demo, "GET", "/v2/pods").json()["pods"] == []
+    assert rest(demo, "POST", "/v2/pods/nope/action", json={"action": "stop"}).status_code == 404
+    assert rest(demo, "GET", "/v2/catalog/gpus/NVIDIA%20L4").ok
     assert gql(demo, "{ broken").status_code == 400
 
     assert demo.requests == Counter(
@@ -78,18 +73,19 @@ def test_requests_are_counted_per_api_method_and_route(pods: DemoCloud) -> None:
             ("vast", "GET", "/api/v0/instances/{id}"): 1,
             ("vast", "DELETE", "/api/v0/users/current"): 1,
             ("runpod", "POST", "query Account"): 1,
-            ("runpod", "POST", "query myPods"): 1,
-            ("runpod", "POST", "mutation podStop"): 1,
+            ("runpod", "GET", "/v2/pods"): 1,
+            ("runpod", "POST", "/v2/pods/{id}/action"): 1,
+            ("runpod", "GET", "/v2/catalog/gpus/{id}"): 1,
             ("runpod", "POST", "invalid"): 1,
         }
     )
     assert demo.request_count("vast") == 4
-    assert demo.request_count("runpod") == 4
-    assert demo.request_count() == 8
+    assert demo.request_count("runpod") == 5
+    assert demo.request_count() == 9
 
     snapshot = demo.requests
     snapshot.clear()
-    assert demo.request_count() == 8
+    assert demo.request_count() == 9
     demo.reset_request_counts()
     assert demo.requests == Counter() and demo.request_count() == 0
 
@@ -155,6 +151,8 @@ def test_an_emulator_bug_is_logged_and_marked(
     with caplog.at_level(logging.ERROR, logger=SERVER_LOG):
         vast_answer = vast(demo, "GET", "/api/v0/users/current/")
         runpod_answer = gql(demo, "{ myself { clientBalance } }")
+        monkeypatch.setattr(SimCloud, "instances", broken)
+        rest_answer = rest(demo, "GET", "/v2/pods")
 
     assert vast_answer.status_code == 500
     assert vast_answer.headers[INTERNAL_ERROR_HEADER] == "1"
@@ -168,10 +166,15 @@ def test_an_emulator_bug_is_logged_and_marked(
     assert runpod_answer.json()["errors"][0]["message"] == (
         "demo cloud internal error: RuntimeError: ledger for runpod is missing"
     )
+    assert rest_answer.status_code == 500 and rest_answer.headers[INTERNAL_ERROR_HEADER] == "1"
+    assert rest_answer.headers["Content-Type"] == "application/problem+json"
+    assert rest_answer.json()["detail"] == (
+        "demo cloud internal error: RuntimeError: ledger for runpod is missing"
+    )
 
     failures = [r for r in caplog.records if r.name == SERVER_LOG and r.levelno == logging.ERROR]
-    assert len(failures) == 2
-    for record, platform in zip(failures, ("vast", "runpod"), strict=True):
+    assert len(failures) == 3
+    for record, platform in zip(failures[:2], ("vast", "runpod"), strict=True):
         assert record.exc_info is not None
         exc = record.exc_info[1]
         assert isinstance(exc, RuntimeError) and f"ledger for {platform}" in str(exc)

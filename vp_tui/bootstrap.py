@@ -19,6 +19,7 @@ from vp_tui.core.models import PlatformName
 from vp_tui.logs import register_secrets
 from vp_tui.platforms.base import Platform
 from vp_tui.remote.keys import resolve_identity
+from vp_tui.remote.readiness import command_probe
 from vp_tui.services.fleet import Fleet
 from vp_tui.services.jobs import Jobs
 from vp_tui.services.market import Market
@@ -131,7 +132,7 @@ def build_context(
     def public_key() -> str:
         return resolve_identity(ssh).public_key()
 
-    fleet = Fleet(platforms, public_key=public_key)
+    fleet = Fleet(platforms, probe=command_probe(settings), public_key=public_key)
     return Context(
         settings=settings,
         demo=use_demo,

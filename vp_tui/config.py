@@ -113,7 +113,7 @@ class RunPodSettings(_Section):
     max_price_per_hour: float = Field(default=0.50, gt=0)
     """Never rent above this many $/h (all GPUs) unless raised for one launch."""
     api_url: str = "https://api.runpod.io"
-    """Base URL of the RunPod API (sent to the SDK as RUNPOD_API_BASE_URL)."""
+    """Base URL of the RunPod API: REST v2 under ``/v2``, GraphQL at ``/graphql``."""
 
 
 class SyncSettings(_Section):

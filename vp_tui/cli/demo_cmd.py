@@ -36,7 +36,9 @@ def serve_demo(args: argparse.Namespace) -> int:
             f"Try: vastai --url {cloud.vast_url} --api-key {vast_key} "
             "search offers 'gpu_name=RTX_4090'"
         )
-        stdout.print(f"     RUNPOD_API_BASE_URL={cloud.runpod_url} (runpod SDK)")
+        stdout.print(
+            f"     curl -H 'Authorization: Bearer {runpod_key}' {cloud.runpod_url}/v2/pods"
+        )
         stdout.print("Serving; Ctrl-C stops.")
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -174,6 +174,10 @@ class Instance(_Model):
     uptime_seconds: float | None = None
     ssh: SSHEndpoint | None = None
     ssh_proxy: SSHEndpoint | None = None
+    unreachable: str | None = None
+    """Why the instance, though running, will not be reachable over SSH the way jobs
+    reach it (e.g. no public port 22), when the platform's answer shows it; None
+    while it is reachable or may still become so."""
     image: str | None = None
     gpu_util: float | None = None
     """GPU utilisation in percent, when the provider reports it."""
@@ -243,6 +247,9 @@ class Account(_Model):
     """Credit left in dollars."""
     spend_per_hour: float | None = None
     """What the account burns now, $/h, as the provider reports it."""
+    balance_unknown: str | None = None
+    """Why ``balance`` is None although the account answered (e.g. the provider has
+    switched off the only API that tells it)."""
     email: str | None = None
 
 

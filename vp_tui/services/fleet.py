@@ -49,9 +49,16 @@ class StateUnverified(PlatformError):
 
 
 def ssh_reachable(instance: Instance) -> bool:
-    """The default readiness check: the instance's SSH server greets us."""
-    endpoint = instance.ssh or instance.ssh_proxy
-    return endpoint is not None and ssh_banner(endpoint)
+    """The cheapest readiness check: the SSH server jobs use greets us.
+
+    Only ``instance.ssh`` counts: a provider's relay (RunPod's ``ssh.runpod.io``)
+    greets any connection and proves nothing about the instance.
+    """
+    return instance.ssh is not None and ssh_banner(instance.ssh)
+
+
+class Unreachable(PlatformError):
+    """The instance runs (and bills) but the platform shows it cannot be reached over SSH."""
 
 
 @dataclass
@@ -230,7 +237,16 @@ class Fleet:
                 if current.state is InstanceState.ERROR:
                     raise PlatformError(
                         f"instance {instance.instance_id} failed to start: "
-                        f"{current.status_message or 'no reason given'}",
+                        f"{current.status_message or 'no reason given'}; it may still be "
+                        f"billing: destroy it with `vp destroy-instance {instance.instance_id}`",
+                        platform=instance.platform,
+                    )
+                if current.state is InstanceState.RUNNING and current.unreachable:
+                    raise Unreachable(
+                        f"instance {instance.instance_id} is running but cannot be reached over "
+                        f"SSH: {current.unreachable}. It is billing "
+                        f"${costs.hourly_rate(current):.3f}/h until you destroy it with "
+                        f"`vp destroy-instance {instance.instance_id}`",
                         platform=instance.platform,
                     )
                 if current.state != last_state and on_progress:

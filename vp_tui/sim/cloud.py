@@ -26,7 +26,17 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from vp_tui.sim.market import STORAGE_HOURS_PER_MONTH, Market, unit_hash
+from vp_tui.sim.market import (
+    RUNPOD_DATACENTERS,
+    STORAGE_HOURS_PER_MONTH,
+    Market,
+    RunPodGpuType,
+    cuda_version_key,
+    runpod_cuda_versions,
+    runpod_datacenter_stock,
+    stock_level,
+    unit_hash,
+)
 
 try:  # POSIX only; elsewhere the demo cloud is shared between threads, not processes
     import fcntl
@@ -40,6 +50,11 @@ RUNPOD_VOLUME_STOPPED_PER_GB_MONTH = 0.20
 """RunPod bills a stopped pod's volume at $0.20 per GB-month."""
 KEEP_DESTROYED = 200
 """How many destroyed instances the state keeps for history and logs."""
+
+FAILING_IMAGE_MARK = "does-not-exist"
+"""A RunPod image reference containing this cannot be pulled: the pod ends in ERROR."""
+DEFAULT_PORT_DELAY_SECONDS = 3.0
+"""How long after boot a RunPod pod's public port 22 mapping appears, at most."""
 
 NO_INSTANCES_AVAILABLE = (
     "There are no longer any instances available with the requested specifications. "
@@ -107,6 +122,9 @@ class SimInstance:
     """Keys attached to this instance only (Vast ``attach ssh``)."""
     events: list[tuple[float, str]] = field(default_factory=list)
     """Life events for the instance log: (time, text)."""
+    billing: list[tuple[float, str, float]] = field(default_factory=list)
+    """Billing history: ``(since, kind, $/h)`` with kind ``gpu`` (running), ``disk``
+    (stopped) or ``none`` (destroyed); each entry lasts until the next one."""
     ssh_host: str | None = None
     """Where its demo SSH server listens, when known (not persisted)."""
     ssh_port: int | None = None
@@ -137,6 +155,7 @@ class SimInstance:
         data.pop("ssh_host")
         data.pop("ssh_port")
         data["events"] = [list(e) for e in self.events]
+        data["billing"] = [list(b) for b in self.billing]
         return data
 
     @classmethod
@@ -145,7 +164,58 @@ class SimInstance:
         names = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in names}
         kwargs["events"] = [(float(t), str(text)) for t, text in data.get("events", [])]
+        kwargs["billing"] = [
+            (float(t), str(kind), float(rate)) for t, kind, rate in data.get("billing", [])
+        ]
         return cls(**kwargs)
+
+    def bill_from(self, at: float) -> None:
+        """Record that from ``at`` on it bills at its current rate."""
+        kind = "none" if self.destroyed else "gpu" if self.intended_running else "disk"
+        self.billing.append((at, kind, self.rate()))
+
+    def billing_history(self) -> list[tuple[float, str, float]]:
+        """:attr:`billing`, or for an instance saved before it was kept, a reconstruction
+        from its events (exact unless its price changed)."""
+        if self.billing:
+            return list(self.billing)
+        history: list[tuple[float, str, float]] = []
+        for at, text in self.events:
+            if text.startswith("created") or text.startswith("started"):
+                history.append((at, "gpu", self.price_per_hour))
+            elif text.startswith("stopped"):
+                history.append((at, "disk", self.storage_per_hour))
+            elif text.startswith("destroyed"):
+                history.append((at, "none", 0.0))
+        return history
+
+    def spend_between(self, start: float, end: float) -> tuple[float, float]:
+        """Dollars billed in ``[start, end)``: ``(running part, stopped storage part)``."""
+        history = self.billing_history()
+        gpu = disk = 0.0
+        for index, (since, kind, rate) in enumerate(history):
+            until = history[index + 1][0] if index + 1 < len(history) else end
+            overlap = min(until, end) - max(since, start)
+            if overlap <= 0 or kind == "none":
+                continue
+            if kind == "gpu":
+                gpu += rate * overlap / 3600.0
+            else:
+                disk += rate * overlap / 3600.0
+        return gpu, disk
+
+    def image_fails(self) -> bool:
+        """Whether its image cannot be pulled (a RunPod pod then ends in ERROR)."""
+        return self.platform == "runpod" and FAILING_IMAGE_MARK in self.image
+
+    def runs_sshd(self) -> bool:
+        """Whether an sshd runs in a RunPod pod: RunPod's own images start one from their
+        start script unless ``args`` replaces it; other images only when ``args`` installs
+        ``$PUBLIC_KEY`` into ``authorized_keys`` and starts sshd itself."""
+        args = str(self.extra.get("dockerArgs") or "")
+        if self.image.startswith("runpod/") and not args.strip():
+            return True
+        return all(word in args for word in ("authorized_keys", "sshd", "PUBLIC_KEY"))
 
 
 @dataclass(frozen=True)
@@ -210,6 +280,7 @@ class SimCloud:
         self.state_dir = Path(state_dir)
         self.seed = seed
         self.boot_seconds = boot_seconds
+        self._port_delay: float | None = None
         self.clock = clock
         self.market = market or Market(seed)
         self.ssh_endpoint_provider: EndpointProvider | None = None
@@ -223,6 +294,18 @@ class SimCloud:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with self._locked():
             pass
+
+    @property
+    def port_delay_seconds(self) -> float:
+        """How long after a RunPod pod has booted its public port 22 mapping (and
+        ``ssh.direct``) appears; ``min(3, boot_seconds)`` unless set."""
+        if self._port_delay is not None:
+            return self._port_delay
+        return min(DEFAULT_PORT_DELAY_SECONDS, self.boot_seconds)
+
+    @port_delay_seconds.setter
+    def port_delay_seconds(self, value: float | None) -> None:
+        self._port_delay = None if value is None else max(0.0, float(value))
 
     # -- persistence -------------------------------------------------------------
 
@@ -410,10 +493,18 @@ class SimCloud:
                 done = at + self.boot_seconds
                 lines.append((at + 0.01, f"Pulling image {inst.image}"))
                 if done <= now and not self._stopped_between(inst, at, done):
-                    lines.append((at + self.boot_seconds * 0.6, "Status: Image is up to date"))
-                    lines.append((done, "Container started; sshd listening on port 22"))
+                    lines.extend(self._boot_lines(inst, at, done))
         lines.sort(key=lambda x: x[0])
         return [f"{_iso(at)} {text}" for at, text in lines]
+
+    def _boot_lines(self, inst: SimInstance, at: float, done: float) -> list[tuple[float, str]]:
+        """The log lines of one finished boot."""
+        if inst.image_fails():
+            return [(done, pull_error(inst.image))]
+        started = "Container started"
+        if inst.platform != "runpod" or inst.runs_sshd():
+            started += "; sshd listening on port 22"
+        return [(at + self.boot_seconds * 0.6, "Status: Image is up to date"), (done, started)]
 
     @staticmethod
     def _stopped_between(inst: SimInstance, start: float, end: float) -> bool:
@@ -509,10 +600,19 @@ class SimCloud:
             return copy.deepcopy(inst)
 
     def authorized_keys(self, platform: str, inst: SimInstance | None = None) -> list[str]:
-        """Public keys registered through the emulated API: the account's, plus the ones
-        attached to ``inst`` when given."""
+        """Public keys that open ``inst`` (or, without one, the account's keys).
+
+        Vast: the account's keys plus the ones attached to the instance. RunPod: the keys
+        the pod got in ``PUBLIC_KEY`` when it was created, and none at all when no sshd
+        runs in it (see :meth:`SimInstance.runs_sshd`).
+        """
         with self._locked():
             keys = [k["key"] for k in self._state["ssh_keys"][platform]]
+            if inst is not None and platform == "runpod":
+                pod = self._instances.get((inst.platform, inst.id)) or inst
+                if "podKeys" not in pod.extra:
+                    return keys  # a pod saved before keys were fixed at creation
+                return list(pod.extra["podKeys"]) if pod.runs_sshd() else []
             if inst is not None:
                 current = self._instances.get((inst.platform, inst.id))
                 for key in current.ssh_keys if current else inst.ssh_keys:
@@ -626,6 +726,7 @@ class SimCloud:
                 extra={"runtype": runtype or "ssh_proxy"},
                 events=[(now, f"created from offer {offer_id}")],
             )
+            inst.bill_from(now)
             self._add(inst)
             self._save()
             return copy.deepcopy(inst)
@@ -639,16 +740,28 @@ class SimCloud:
         name: str = "",
         image: str = "",
         env: dict[str, str] | None = None,
-        ports: str | None = None,
+        ports: str | list[str] | None = None,
         volume_in_gb: float = 0.0,
         container_disk_in_gb: float = 10.0,
         volume_mount_path: str = "/runpod-volume",
         docker_args: str = "",
         start_ssh: bool = True,
+        start_jupyter: bool = False,
         support_public_ip: bool = True,
         bid_per_gpu: float | None = None,
+        placement: PodPlacement | None = None,
+        global_networking: bool = False,
+        no_public_port: bool = False,
     ) -> SimInstance:
-        """Deploy a RunPod pod (on demand, or interruptible when ``bid_per_gpu`` is given)."""
+        """Deploy a RunPod pod (on demand, or interruptible when ``bid_per_gpu`` is given).
+
+        ``cloud_type`` ``ALL`` takes whichever cloud has stock; ``ports`` is a list
+        (``["22/tcp"]``) or RunPod's old comma string, ``22/tcp`` when None.
+        ``placement`` narrows where it may land (data centres, CUDA, host size): none
+        matching is the same 400 as no stock. With ``start_ssh`` and no ``PUBLIC_KEY`` in
+        ``env``, the pod's ``PUBLIC_KEY`` is the account's keys as they are now.
+        ``no_public_port`` (the ``noport`` fault) gives it no public port 22, ever.
+        """
         now = self.now()
         runpod = self.market.runpod
         spec = runpod.types.get(gpu_type_id)
@@ -657,27 +770,12 @@ class SimCloud:
         if not image:
             raise SimError("invalid_args", "imageName is required.", 400)
         gpu_count = int(gpu_count or 1)
-        kind = (cloud_type or "ALL").upper()
-        clouds = {"SECURE": [True], "COMMUNITY": [False]}.get(kind, [False, True])
+        placement = placement or PodPlacement()
         with self._locked():
             self._check_credit("runpod", now)
-            chosen: tuple[bool, float] | None = None
-            for secure in clouds:
-                listed = spec.secure_price if secure else spec.community_price
-                if bid_per_gpu is not None:
-                    listed = spec.secure_spot if secure else spec.community_spot
-                if (
-                    listed is None
-                    or runpod.stock_status(gpu_type_id, gpu_count, secure, now) is None
-                ):
-                    continue
-                current = runpod.price(listed, gpu_type_id, now)
-                assert current is not None
-                chosen = (secure, current)
-                break
-            if chosen is None:
-                raise SimError("out_of_stock", NO_INSTANCES_AVAILABLE, 400)
-            secure, per_gpu = chosen
+            secure, per_gpu, datacenter, cuda = self._place_pod(
+                spec, gpu_count, cloud_type, bid_per_gpu, placement, now
+            )
             if bid_per_gpu is not None:
                 if bid_per_gpu < per_gpu:
                     raise SimError(
@@ -694,6 +792,14 @@ class SimCloud:
             machine_id = "".join(rng.choice(alphabet) for _ in range(12))
             volume = float(volume_in_gb or 0.0)
             container = float(container_disk_in_gb if container_disk_in_gb is not None else 10.0)
+            user_env = {str(k): str(v) for k, v in (env or {}).items()}
+            pod_keys = self._pod_public_keys(user_env, start_ssh)
+            effective_env = dict(user_env)
+            if pod_keys and "PUBLIC_KEY" not in effective_env:
+                effective_env["PUBLIC_KEY"] = "\n".join(pod_keys)
+            if start_jupyter and "JUPYTER_PASSWORD" not in effective_env:
+                effective_env["JUPYTER_PASSWORD"] = f"{rng.getrandbits(64):016x}"
+            mount_path = volume_mount_path or "/runpod-volume"
             inst = SimInstance(
                 platform="runpod",
                 id=pod_id,
@@ -703,7 +809,7 @@ class SimCloud:
                 price_per_hour=round(per_gpu * gpu_count, 4),
                 created_at=now,
                 image=image,
-                env={str(k): str(v) for k, v in (env or {}).items()},
+                env=effective_env,
                 disk=container + volume,
                 is_bid=bid_per_gpu is not None,
                 bid_price=bid_per_gpu,
@@ -715,22 +821,108 @@ class SimCloud:
                 gpu_type_id=gpu_type_id,
                 cloud_type="SECURE" if secure else "COMMUNITY",
                 extra={
-                    "ports": ports if ports is not None else "22/tcp",
+                    "ports": _port_list(ports),
+                    "userEnv": user_env,
+                    "podKeys": pod_keys,
                     "volumeInGb": _whole(volume),
                     "containerDiskInGb": _whole(container),
-                    "volumeMountPath": volume_mount_path or "/runpod-volume",
+                    "volumeMountPath": mount_path,
+                    "mounts": (
+                        {"persistent": {"size": _whole(volume), "path": mount_path}}
+                        if volume > 0
+                        else {}
+                    ),
                     "dockerArgs": docker_args or "",
                     "vcpuCount": spec.vcpus_per_gpu * gpu_count,
                     "memoryInGb": spec.ram_gb_per_gpu * gpu_count,
                     "machineId": machine_id,
                     "podHostId": f"{pod_id}-{64410000 + counter}",
+                    "dataCenterId": datacenter,
+                    "cudaVersion": cuda,
                     "startSsh": bool(start_ssh),
+                    "startJupyter": bool(start_jupyter),
                     "supportPublicIp": bool(support_public_ip),
+                    "globalNetworking": bool(global_networking),
+                    "noPublicPort": bool(no_public_port),
                     "lastStatusChange": f"Rented by User: {_js_date(now)}",
                 },
                 events=[(now, f"created on {spec.display_name} x{gpu_count}")],
             )
+            inst.bill_from(now)
             self._add(inst)
+            self._save()
+            return copy.deepcopy(inst)
+
+    def _pod_public_keys(self, user_env: dict[str, str], start_ssh: bool) -> list[str]:
+        """The keys a new pod gets in ``PUBLIC_KEY``: the env's own, else (with
+        ``startSsh``) the account's keys at this moment."""
+        if "PUBLIC_KEY" in user_env:
+            return [line.strip() for line in user_env["PUBLIC_KEY"].splitlines() if line.strip()]
+        if not start_ssh:
+            return []
+        return [k["key"] for k in self._state["ssh_keys"]["runpod"]]
+
+    def _place_pod(
+        self,
+        spec: RunPodGpuType,
+        gpu_count: int,
+        cloud_type: str,
+        bid_per_gpu: float | None,
+        placement: PodPlacement,
+        now: float,
+    ) -> tuple[bool, float, str, str | None]:
+        """Where a new pod lands: ``(secure, $/h per GPU, data centre, CUDA version)``;
+        SimError 400 (``NO_INSTANCES_AVAILABLE``) when nothing fits."""
+        runpod = self.market.runpod
+        kind = (cloud_type or "ALL").upper()
+        clouds = {"SECURE": [True], "COMMUNITY": [False]}.get(kind, [False, True])
+        known = {dc for dc, _name, _country in RUNPOD_DATACENTERS}
+        for dc in placement.data_center_ids or ():
+            if dc not in known:
+                raise SimError("invalid_args", f"Unknown data center id {dc!r}.", 400)
+        cuda = placement.cuda_version(runpod_cuda_versions(spec, self.seed))
+        if cuda is None or not placement.fits_host(spec):
+            raise SimError("out_of_stock", NO_INSTANCES_AVAILABLE, 400)
+        for secure in clouds:
+            listed = spec.secure_price if secure else spec.community_price
+            if bid_per_gpu is not None:
+                listed = spec.secure_spot if secure else spec.community_spot
+            current = runpod.price(listed, spec.id, now)
+            if current is None:
+                continue
+            stock = runpod_datacenter_stock(runpod, spec.id, gpu_count, secure, now)
+            wanted = placement.data_center_ids or sorted(
+                stock, key=lambda dc: -stock_level(stock[dc])
+            )
+            for dc in wanted:
+                if stock.get(dc) is not None:
+                    return secure, current, dc, cuda or None
+        raise SimError("out_of_stock", NO_INSTANCES_AVAILABLE, 400)
+
+    def update_pod(
+        self,
+        instance_id: str,
+        *,
+        name: str | None = None,
+        env: dict[str, str] | None = None,
+        ports: list[str] | None = None,
+    ) -> SimInstance:
+        """Change a RunPod pod's name, env (the user's part) or ports."""
+        with self._locked():
+            inst = self._live("runpod", instance_id)
+            if name is not None:
+                inst.label = name
+            if env is not None:
+                injected = {
+                    k: v
+                    for k, v in inst.env.items()
+                    if k in ("PUBLIC_KEY", "JUPYTER_PASSWORD")
+                    and k not in inst.extra.get("userEnv", {})
+                }
+                inst.extra["userEnv"] = dict(env)
+                inst.env = {**injected, **env}
+            if ports is not None:
+                inst.extra["ports"] = list(ports)
             self._save()
             return copy.deepcopy(inst)
 
@@ -750,6 +942,7 @@ class SimCloud:
                 self._settle(inst, now)
                 inst.intended_running = False
                 inst.stopped_at = now
+                inst.bill_from(now)
                 inst.events.append((now, "stopped by user"))
                 inst.extra["lastStatusChange"] = f"Exited by user: {_js_date(now)}"
                 self._save()
@@ -766,6 +959,7 @@ class SimCloud:
                 inst.intended_running = True
                 inst.started_at = now
                 inst.boot_count += 1
+                inst.bill_from(now)
                 inst.events.append((now, "started by user"))
                 inst.extra["lastStatusChange"] = f"Resumed by user: {_js_date(now)}"
                 self._save()
@@ -780,6 +974,7 @@ class SimCloud:
             inst.intended_running = True
             inst.started_at = now
             inst.boot_count += 1
+            inst.bill_from(now)
             inst.events.append((now, "started after reboot"))
             self._save()
             return copy.deepcopy(inst)
@@ -804,6 +999,7 @@ class SimCloud:
             per_machine = price * inst.num_gpus if platform == "runpod" else price
             storage = inst.storage_per_hour if platform == "vast" else 0.0
             inst.price_per_hour = round(per_machine + storage, 6)
+            inst.bill_from(now)
             self._save()
             return copy.deepcopy(inst)
 
@@ -817,6 +1013,7 @@ class SimCloud:
             inst.destroyed = True
             inst.destroyed_at = now
             inst.intended_running = False
+            inst.bill_from(now)
             inst.events.append((now, "destroyed by user"))
             self._state["accounts"][platform]["spent_closed"] = (
                 float(self._state["accounts"][platform]["spent_closed"]) + inst.spent
@@ -831,6 +1028,57 @@ class SimCloud:
         for hook in list(self.on_destroy):
             with contextlib.suppress(Exception):
                 hook(inst)
+
+
+@dataclass(frozen=True)
+class PodPlacement:
+    """Where a new RunPod pod may land (REST v2 ``dataCenterIds`` and ``gpu`` filters)."""
+
+    data_center_ids: tuple[str, ...] = ()
+    """Allowed data centres, in order of preference; empty means any."""
+    allowed_cuda_versions: tuple[str, ...] = ()
+    min_cuda_version: str | None = None
+    min_ram_per_gpu: int = 0
+    """GB of host RAM per GPU the host must have at least."""
+    min_vcpus_per_gpu: int = 0
+
+    def cuda_version(self, offered: list[dict[str, Any]]) -> str | None:
+        """The CUDA version the pod gets: the newest available one that fits; ``""`` for a
+        type without CUDA; None when none fits."""
+        usable = [str(v["version"]) for v in offered if v["available"]]
+        if not offered:
+            return "" if not (self.allowed_cuda_versions or self.min_cuda_version) else None
+        if self.allowed_cuda_versions:
+            usable = [v for v in usable if v in self.allowed_cuda_versions]
+        if self.min_cuda_version:
+            floor = cuda_version_key(self.min_cuda_version)
+            usable = [v for v in usable if cuda_version_key(v) >= floor]
+        return usable[0] if usable else None
+
+    def fits_host(self, spec: RunPodGpuType) -> bool:
+        """Whether the biggest hosts of a GPU type meet the RAM and vCPU floors."""
+        max_ram = max(spec.ram_gb_per_gpu * 4, spec.memory_gb * 2)
+        return self.min_ram_per_gpu <= max_ram and self.min_vcpus_per_gpu <= spec.vcpus_per_gpu * 2
+
+
+def _port_list(ports: str | list[str] | None) -> list[str]:
+    """Pod ports as a list: RunPod's old comma string, a list, or None (``22/tcp``)."""
+    if ports is None:
+        return ["22/tcp"]
+    if isinstance(ports, str):
+        return [p.strip() for p in ports.split(",") if p.strip()]
+    return [str(p) for p in ports]
+
+
+def pull_error(image: str) -> str:
+    """Docker's answer to pulling an image that does not exist."""
+    name = image.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    return (
+        f"Error response from daemon: pull access denied for {name}, repository does not "
+        "exist or may require 'docker login'"
+    )
 
 
 def _whole(value: float) -> float | int:

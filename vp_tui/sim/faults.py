@@ -6,8 +6,14 @@ A spec is a comma-separated list of ``platform:fault[@probability]`` items:
 - fault: ``latency=MS`` (wait before answering), ``error=STATUS`` (answer that
   HTTP status with the provider's error body), ``ratelimit`` (429),
   ``malformed`` (200 with a truncated body), ``auth`` (reject every key, 401),
-  ``nodestroy`` (destroy/terminate answers success but the instance stays);
-- probability: 0..1, default 1.
+  ``nodestroy`` (destroy/terminate answers success but the instance stays),
+  ``nographql`` (RunPod only: every ``/graphql`` request answers ``410 Gone``, as
+  after RunPod retires GraphQL), ``noport`` (RunPod only: pods created while it
+  fires never get a public port 22: ``runtime.ports`` maps 22 on a private
+  100.65.x.y address and ``ssh.direct`` stays null for the pod's whole life);
+- probability: 0..1, default 1 (for ``nodestroy``, ``nographql`` and ``noport``
+  it is drawn per request, like the others: ``noport@0.5`` hits about half the
+  pods created).
 
 Example: ``vast:latency=300,runpod:error=502@0.2,*:ratelimit@0.05``.
 
@@ -24,7 +30,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PLATFORMS = ("vast", "runpod")
-FAULT_KINDS = ("latency", "error", "ratelimit", "malformed", "auth", "nodestroy")
+FAULT_KINDS = (
+    "latency",
+    "error",
+    "ratelimit",
+    "malformed",
+    "auth",
+    "nodestroy",
+    "nographql",
+    "noport",
+)
+_FLAG_KINDS = ("nodestroy", "nographql", "noport")
+"""Faults that only mark the request (the emulator acts on them), never fail it."""
 
 
 class FaultSpecError(ValueError):
@@ -56,6 +73,8 @@ class FaultDecision:
     failure: FaultRule | None = None
     """The first ``error``/``ratelimit``/``malformed``/``auth`` rule that fired."""
     nodestroy: bool = False
+    nographql: bool = False
+    noport: bool = False
     fired: list[FaultRule] = field(default_factory=list)
 
 
@@ -145,8 +164,8 @@ class FaultInjector:
                 decision.fired.append(rule)
                 if rule.kind == "latency":
                     decision.latency_ms += rule.value
-                elif rule.kind == "nodestroy":
-                    decision.nodestroy = True
+                elif rule.kind in _FLAG_KINDS:
+                    setattr(decision, rule.kind, True)
                 elif decision.failure is None:
                     decision.failure = rule
         return decision
@@ -168,6 +187,10 @@ class HttpRequest:
     """``http://127.0.0.1:PORT`` of the server that received it."""
     nodestroy: bool = False
     """Set by the ``nodestroy`` fault: destroy must answer success and change nothing."""
+    nographql: bool = False
+    """Set by the ``nographql`` fault: ``/graphql`` answers 410 Gone."""
+    noport: bool = False
+    """Set by the ``noport`` fault: a pod created by this request gets no public port 22."""
 
     def json(self) -> Any:
         """The body parsed as JSON ({} when empty); ValueError when it is not JSON."""

@@ -616,3 +616,86 @@ class Market:
         self.seed = seed
         self.vast = VastMarket(seed)
         self.runpod = RunPodMarket(seed)
+
+
+# ---------------------------------------------------------------------------
+# RunPod data centres, CUDA versions and pools
+# ---------------------------------------------------------------------------
+
+RUNPOD_DATACENTERS: tuple[tuple[str, str, str], ...] = (
+    ("EU-RO-1", "EU Romania 1", "RO"),
+    ("EU-SE-1", "EU Sweden 1", "SE"),
+    ("EU-CZ-1", "EU Czechia 1", "CZ"),
+    ("EUR-IS-1", "EU Iceland 1", "IS"),
+    ("US-TX-3", "US Texas 3", "US"),
+    ("US-CA-2", "US California 2", "US"),
+    ("US-GA-1", "US Georgia 1", "US"),
+    ("CA-MTL-1", "CA Montreal 1", "CA"),
+)
+"""RunPod's data centres in the demo: ``(id, name, country code)``."""
+
+RUNPOD_CUDA_VERSIONS: tuple[str, ...] = ("12.9", "12.8", "12.6", "12.4", "12.2", "11.8")
+"""The CUDA versions hosts report, newest first."""
+
+_LEVELS = {"High": 3, "Medium": 2, "Low": 1}
+_BLACKWELL = ("RTX 5090", "B200")
+
+
+def stock_level(name: str | None) -> int:
+    """``High``/``Medium``/``Low``/None as 3/2/1/0."""
+    return _LEVELS.get(name or "", 0)
+
+
+def cuda_version_key(version: str) -> tuple[int, ...]:
+    """``"12.8"`` as ``(12, 8)`` for ordering (ValueError when not dotted numbers)."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def runpod_cuda_versions(spec: RunPodGpuType, seed: int) -> list[dict[str, Any]]:
+    """The CUDA versions a GPU type's hosts offer (empty for AMD): Blackwell needs 12.8+,
+    and only some pools have rolled out 12.9."""
+    if spec.manufacturer.upper() != "NVIDIA":
+        return []
+    versions: list[dict[str, Any]] = []
+    for version in RUNPOD_CUDA_VERSIONS:
+        available = True
+        if spec.display_name in _BLACKWELL and cuda_version_key(version) < (12, 8):
+            available = False
+        if version == "12.9" and unit_hash(seed, spec.id, "cuda129") < 0.5:
+            available = False
+        versions.append({"version": version, "available": available})
+    return versions
+
+
+def runpod_pool(spec: RunPodGpuType) -> str | None:
+    """The serverless pool id of a GPU type (``ADA_24``), None for types without one."""
+    name = spec.display_name
+    if spec.manufacturer.upper() == "AMD":
+        return None
+    if "Ada" in name or name in ("RTX 4090", "RTX 4080", "L40S", "L40", "L4"):
+        family = "ADA"
+    elif name.startswith(("H100", "H200")):
+        family = "HOPPER"
+    elif name in _BLACKWELL:
+        family = "BLACKWELL"
+    else:
+        family = "AMPERE"
+    return f"{family}_{spec.memory_gb}"
+
+
+def runpod_datacenter_stock(
+    market: RunPodMarket, type_id: str, gpu_count: int, secure: bool, now: float
+) -> dict[str, str | None]:
+    """Stock per data centre (``High``/``Medium``/``Low``/None) for that many GPUs of a type
+    on one cloud; the best data centre has the type's overall stock."""
+    overall = stock_level(market.stock_status(type_id, gpu_count, secure, now))
+    hour = int(now // HOUR)
+    home = int(unit_hash(market.seed, type_id, secure, "home", hour) * len(RUNPOD_DATACENTERS))
+    stock: dict[str, str | None] = {}
+    for index, (dc_id, _name, _country) in enumerate(RUNPOD_DATACENTERS):
+        level = overall
+        if index != home:
+            roll = unit_hash(market.seed, type_id, secure, dc_id, hour)
+            level -= 0 if roll < 0.4 else 1 if roll < 0.7 else 3
+        stock[dc_id] = _STOCK_NAMES.get(max(0, level))
+    return stock

@@ -1,8 +1,9 @@
 """The embedded demo cloud: its state plus the Vast.ai and RunPod emulators on 127.0.0.1.
 
 ``DemoCloud().start()`` serves both APIs from daemon threads on free loopback
-ports; point ``vastai.VastAI(key, server_url=demo.vast_url)`` and
-``RUNPOD_API_BASE_URL=demo.runpod_url`` at them with the demo keys below.
+ports; point ``vastai.VastAI(key, server_url=demo.vast_url)`` at the first and
+RunPod clients at ``demo.runpod_url`` (REST v2 under ``/v2/``, the account's
+GraphQL at ``/graphql``) with the demo keys below.
 
 Every request is counted per API and route (:attr:`DemoCloud.requests`), so a
 test can measure how often a client polls. An exception inside an emulator is
@@ -55,17 +56,17 @@ class EmulatedAPI(Protocol):
     def handle(self, req: HttpRequest) -> HttpResponse:
         """Answer one request."""
 
-    def unauthorized(self) -> HttpResponse:
-        """The provider's 401."""
+    def unauthorized(self, req: HttpRequest) -> HttpResponse:
+        """The provider's 401 to ``req`` (its shape may depend on the API it addressed)."""
 
-    def rate_limited(self) -> HttpResponse:
-        """The provider's 429."""
+    def rate_limited(self, req: HttpRequest) -> HttpResponse:
+        """The provider's 429 to ``req``."""
 
-    def error_response(self, status: int) -> HttpResponse:
-        """The provider's answer with an error status."""
+    def error_response(self, status: int, req: HttpRequest) -> HttpResponse:
+        """The provider's answer to ``req`` with an error status."""
 
-    def internal_error(self, detail: str) -> HttpResponse:
-        """The provider-shaped 500 for a failure of the emulator itself."""
+    def internal_error(self, detail: str, req: HttpRequest) -> HttpResponse:
+        """The provider-shaped 500 to ``req`` for a failure of the emulator itself."""
 
     def route(self, req: HttpRequest) -> str:
         """The route (REST) or operation (GraphQL) a request asks for, for counting."""
@@ -131,15 +132,17 @@ def serve(
     if decision.latency_ms:
         time.sleep(decision.latency_ms / 1000.0)
     req.nodestroy = decision.nodestroy
+    req.nographql = decision.nographql
+    req.noport = decision.noport
     failure = decision.failure
     if failure is None:
         return _safely(api, req)
     if failure.kind == "auth":
-        return api.unauthorized()
+        return api.unauthorized(req)
     if failure.kind == "ratelimit":
-        return api.rate_limited()
+        return api.rate_limited(req)
     if failure.kind == "error":
-        return api.error_response(failure.value)
+        return api.error_response(failure.value, req)
     return truncated(_safely(api, req))
 
 
@@ -149,7 +152,7 @@ def _safely(api: EmulatedAPI, req: HttpRequest) -> HttpResponse:
         return api.handle(req)
     except Exception as exc:
         log.error("demo %s API failed on %s %s", api.platform, req.method, req.path, exc_info=True)
-        response = api.internal_error(f"{type(exc).__name__}: {exc}")
+        response = api.internal_error(f"{type(exc).__name__}: {exc}", req)
         response.headers[INTERNAL_ERROR_HEADER] = "1"
         return response
 
@@ -337,7 +340,8 @@ class DemoCloud:
         """Requests served so far per ``(api, method, route)``: a snapshot, safe to keep.
 
         ``api`` is ``vast`` or ``runpod``; ``route`` is the REST route with its
-        parameters named (``/api/v0/instances/{id}``) or the GraphQL operation
+        parameters named (``/api/v0/instances/{id}``, ``/v2/pods/{id}/action``) or the
+        GraphQL operation
         (``query Pods``, ``mutation podStop``: the operation's name, else its root
         fields). Every request counts, refused or faulted ones included.
         """

@@ -247,20 +247,20 @@ class VastAPI:
 
     # -- plumbing ------------------------------------------------------------------
 
-    def unauthorized(self) -> HttpResponse:
+    def unauthorized(self, req: HttpRequest | None = None) -> HttpResponse:
         """Vast's answer to a missing or wrong API key."""
         return _error(401, "auth_error", "Invalid user key")
 
-    def rate_limited(self) -> HttpResponse:
+    def rate_limited(self, req: HttpRequest | None = None) -> HttpResponse:
         """Vast's 429: plain text, no Retry-After."""
         return HttpResponse.text(429, "API requests too frequent")
 
-    def error_response(self, status: int) -> HttpResponse:
+    def error_response(self, status: int, req: HttpRequest | None = None) -> HttpResponse:
         """Vast's answer with ``status``: JSON from the API, an nginx page for gateway errors."""
         if status == 401:
-            return self.unauthorized()
+            return self.unauthorized(req)
         if status == 429:
-            return self.rate_limited()
+            return self.rate_limited(req)
         reason = _REASONS.get(status, "Error")
         if status in (502, 503, 504):
             return HttpResponse.text(
@@ -269,7 +269,7 @@ class VastAPI:
         code = "server_error" if status >= 500 else "invalid_args"
         return _error(status, code, f"{status} {reason}")
 
-    def internal_error(self, detail: str) -> HttpResponse:
+    def internal_error(self, detail: str, req: HttpRequest | None = None) -> HttpResponse:
         """The answer when the emulator itself failed: Vast's 500 body, naming the demo cloud."""
         return _error(500, "server_error", f"demo cloud internal error: {detail}")
 
@@ -302,7 +302,7 @@ class VastAPI:
             if method != req.method:
                 continue
             if req.bearer() != self._api_key:
-                return self.unauthorized()
+                return self.unauthorized(req)
             try:
                 return handler(req, **match.groupdict())
             except SimError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -196,9 +197,16 @@ class PlatformsPane(Widget, can_focus=True):
         """The balance line; an error is shown here unless the line above says it already."""
         account = view.account
         balance = "?" if account is None and view.account_error else None
+        if account is not None and account.balance is None and account.balance_unknown:
+            balance = "unknown"
         text = Text(f"balance {balance or format_money(account.balance if account else None)}")
         if account is not None and account.spend_per_hour is not None:
             text.append(f"  {format_price(account.spend_per_hour)}/h")
+        if account is not None and account.balance is None and account.balance_unknown:
+            dim = self.get_component_rich_style("platforms-pane--dim")
+            width = max(16, self.content_size.width - 2)
+            for line in textwrap.wrap(account.balance_unknown, width):
+                text.append(f"\n  {line}", style=dim)
         if view.account_error:
             error = self.get_component_rich_style("platforms-pane--error")
             if account is not None:
