@@ -127,3 +127,30 @@ async def test_the_dashboard_shows_the_balance_unknown_with_the_reason(tmp_path:
         assert pane.views["vast"].account.balance is not None
         await wait_for(pilot, lambda: pane.views["runpod"].offers > 0, what="RunPod offers")
         assert pane.views["runpod"].status is not None and pane.views["runpod"].status.ok
+
+
+def test_a_greeting_is_not_readiness(tmp_path: Path) -> None:
+    """A pod of an image without RunPod's start script, made elsewhere without the sshd
+    set-up: its port answers with a banner, but vp-tui's key opens nothing there."""
+    from vp_tui.bootstrap import build_context
+    from vp_tui.remote.probe import ssh_banner
+    from vp_tui.services.fleet import LaunchTimeout
+    from vp_tui.sim.server import DemoCloud
+
+    with DemoCloud(tmp_path / "demo", boot_seconds=0.3, faults="") as cloud:
+        context = build_context(demo_cloud=cloud)
+        try:
+            assert context.fleet.public_key is not None
+            runpod = context.fleet.platform("runpod")
+            runpod.ensure_ssh_key(context.fleet.public_key())
+            made = cloud.cloud.create_runpod(
+                gpu_type_id="NVIDIA RTX A4000", image="ubuntu:24.04", cloud_type="COMMUNITY"
+            )
+            seen = runpod.get_instance(made.id)
+            assert seen is not None
+            with pytest.raises(LaunchTimeout):
+                context.fleet.wait_ready(seen, timeout=4, poll_seconds=0.2)
+            up = runpod.get_instance(made.id)
+            assert up is not None and up.ssh is not None and ssh_banner(up.ssh)
+        finally:
+            context.close()
