@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vp_tui.config import RunPodSettings
+from vp_tui.core.costs import burn_rate
 from vp_tui.core.gpus import canonical_gpu
 from vp_tui.core.models import (
     Account,
@@ -46,6 +47,7 @@ from vp_tui.core.models import (
     SSHEndpoint,
     Stock,
 )
+from vp_tui.core.threads import parallel_map
 from vp_tui.platforms.base import (
     NotFound,
     OfferQuery,
@@ -479,19 +481,19 @@ class RunPodPlatform:
 
     # ------------------------------------------------------------------ offers
 
-    def _clouds(self) -> tuple[str, ...]:
+    def _clouds(self) -> list[str]:
         wanted = self.settings.cloud_type
-        return CLOUDS if wanted == "ALL" else (wanted,)
+        return list(CLOUDS) if wanted == "ALL" else [wanted]
 
     def list_offers(self, query: OfferQuery) -> list[Offer]:
         """The on-demand offer of every GPU type in each configured cloud, filtered by ``query``.
 
-        Spot offers exist no more (v2 has none); ``interruptible=True`` finds nothing.
+        The catalog is asked once per cloud, the clouds at the same time. Spot offers
+        exist no more (v2 has none); ``interruptible=True`` finds nothing.
         """
         count = query.min_gpu_count or 1
-        offers: list[Offer] = []
-        skipped = 0
-        for cloud in self._clouds():
+
+        def catalog(cloud: str) -> list[Any]:
             answer = self.http.rest_object(
                 "GET",
                 "/v2/catalog/gpus",
@@ -506,6 +508,12 @@ class RunPodPlatform:
             rows = answer.get("gpus")
             if not isinstance(rows, list):
                 raise malformed(PLATFORM, "list GPU types: no gpus list")
+            return rows
+
+        clouds = self._clouds()
+        offers: list[Offer] = []
+        skipped = 0
+        for cloud, rows in zip(clouds, parallel_map(catalog, clouds, name="runpod"), strict=True):
             for row in rows:
                 found = offers_from_runpod_gpu_type(row, cloud=cloud, gpu_count=count)
                 if not found and not (isinstance(row, Mapping) and _text(row.get("id"))):
@@ -677,8 +685,6 @@ class RunPodPlatform:
 
     def _burn_from_pods(self) -> float | None:
         """$/h of the account's pods (compute while up, volumes while stopped), or None."""
-        from vp_tui.core.costs import burn_rate
-
         try:
             return round(burn_rate(self.list_instances()), 6)
         except PlatformError as exc:
