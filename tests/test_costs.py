@@ -40,12 +40,13 @@ def instance(
         (InstanceState.PROVISIONING, 0.6),
         (InstanceState.STARTING, 0.6),
         (InstanceState.RUNNING, 0.6),
+        (InstanceState.FROZEN, 0.6),
         (InstanceState.STOPPING, 0.6),
         (InstanceState.STOPPED, 0.03),
         (InstanceState.TERMINATING, 0.0),
         (InstanceState.TERMINATED, 0.0),
-        (InstanceState.ERROR, 0.0),
-        (InstanceState.UNKNOWN, 0.0),
+        (InstanceState.ERROR, 0.6),  # still holds its machine until destroyed
+        (InstanceState.UNKNOWN, 0.6),
     ],
 )
 def test_hourly_rate_is_compute_while_billing_and_storage_while_stopped(

@@ -164,16 +164,26 @@ def test_vast_offer_from_the_reference_row() -> None:
     assert offer.tflops_bf16 == pytest.approx(165.2)
 
 
-def test_vast_bid_offer_is_interruptible_at_min_bid_with_its_own_id() -> None:
-    offer = offer_from_vast(VAST_OFFER, interruptible=True)
+def test_vast_bid_offer_is_priced_at_min_bid_plus_storage_with_its_own_id() -> None:
+    row = with_fields(VAST_OFFER, storage_cost=0.15)
+    offer = offer_from_vast(row, interruptible=True, disk_gb=20)
     assert offer is not None
     assert offer.interruptible is True
-    assert offer.price_per_hour == pytest.approx(0.3271)  # dph_total of a bid search
+    # Not the bid search's dph_total (0.3271): the bid plus storage for 20 GB.
+    assert offer.price_per_hour == pytest.approx(0.18 + 0.15 * 20 / 730)
     assert offer.min_bid == pytest.approx(0.18)
     assert offer.offer_id == "12345678-bid"
-    without_total = offer_from_vast(with_fields(VAST_OFFER, dph_total=None), interruptible=True)
-    assert without_total is not None and without_total.price_per_hour == pytest.approx(0.18)
+    no_storage = offer_from_vast(with_fields(VAST_OFFER, dph_total=None), interruptible=True)
+    assert no_storage is not None and no_storage.price_per_hour == pytest.approx(0.18)
     assert offer.key != offer_from_vast(VAST_OFFER).key  # type: ignore[union-attr]
+
+
+def test_vast_ram_is_the_offers_share_of_the_machine() -> None:
+    whole = with_fields(VAST_OFFER, cpu_ram=262144, cpu_cores=64, cpu_cores_effective=16.0)
+    offer = offer_from_vast(whole)
+    assert offer is not None and offer.ram_gb == pytest.approx(64.0)
+    alone = offer_from_vast(with_fields(VAST_OFFER, cpu_ram=262144, cpu_cores=_DROP))
+    assert alone is not None and alone.ram_gb == pytest.approx(256.0)
 
 
 @pytest.mark.parametrize(
@@ -181,7 +191,8 @@ def test_vast_bid_offer_is_interruptible_at_min_bid_with_its_own_id() -> None:
     [
         ({"gpu_name": "A100 SXM4", "gpu_ram": 81920}, "A100 SXM 80GB", 80.0),
         ({"gpu_name": "A100 SXM4", "gpu_ram": 40960}, "A100 SXM 40GB", 40.0),
-        ({"gpu_name": "H100 SXM", "gpu_ram": 81559}, "H100 SXM", 79.6),
+        ({"gpu_name": "H100 SXM", "gpu_ram": 81559}, "H100 SXM", 80.0),  # marketed size
+        ({"gpu_name": "Frobnitz X1", "gpu_ram": 81559}, None, 79.6),  # unknown: as reported
         ({"gpu_name": "RTX 6000Ada", "gpu_ram": 49140}, "RTX 6000 Ada", 48.0),
         ({"gpu_name": "Q RTX 8000", "gpu_ram": 49152}, "Quadro RTX 8000", 48.0),
         ({"gpu_name": "Tesla V100", "gpu_ram": 16384}, "V100 SXM2 16GB", 16.0),
@@ -193,7 +204,7 @@ def test_vast_bid_offer_is_interruptible_at_min_bid_with_its_own_id() -> None:
         ({"gpu_name": "RTX 4090", "gpu_ram": _DROP}, "RTX 4090", 24.0),
     ],
 )
-def test_vast_gpu_names_and_vram(changes: dict[str, Any], gpu: str, vram: float) -> None:
+def test_vast_gpu_names_and_vram(changes: dict[str, Any], gpu: str | None, vram: float) -> None:
     offer = offer_from_vast(with_fields(VAST_OFFER, **changes))
     assert offer is not None
     assert (offer.gpu, offer.vram_gb) == (gpu, vram)

@@ -17,7 +17,6 @@ from vp_tui.core.models import Instance, InstanceState, LaunchSpec, Offer
 from vp_tui.platforms.base import (
     AuthError,
     CapacityError,
-    NotFound,
     OfferQuery,
     Platform,
     PlatformError,
@@ -224,10 +223,9 @@ def test_many_instances_are_listed_across_pages(vast: VastPlatform) -> None:
 def test_unknown_instances(vast: VastPlatform) -> None:
     assert vast.get_instance("123") is None
     assert vast.get_instance("not-a-number") is None
-    with pytest.raises(NotFound) as caught:
-        vast.destroy_instance("123")
-    assert "not found" in str(caught.value)
-    assert str(caught.value).startswith("Vast.ai: ")
+    # Vast answers 200 {"success": false, "error": "no_such_instance"}: gone, which the
+    # caller still verifies by listing.
+    vast.destroy_instance("123")
 
 
 # ------------------------------------------------------------------------------ price cap

@@ -70,8 +70,9 @@ class GeneralSettings(_Section):
 
     default_platform: Literal["vast", "runpod", "demo"] = "vast"
     """Platform used when a command is given no --platform; `demo` always uses the demo cloud."""
-    refresh_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
-    """Seconds between dashboard refreshes of the offers (`R` refreshes at once)."""
+    refresh_seconds: float = Field(default=300.0, ge=1.0, le=3600.0)
+    """Seconds between dashboard refreshes of the offers (`R` refreshes at once). Calm on
+    purpose: Vast counts every search against a daily quota."""
     instances_seconds: float = Field(default=10.0, ge=1.0, le=3600.0)
     """Seconds between refreshes of your instances (2 s while one is starting or stopping)."""
     accounts_seconds: float = Field(default=60.0, ge=5.0, le=3600.0)
@@ -93,6 +94,9 @@ class VastSettings(_Section):
     """Base URL of the Vast.ai API."""
     timeout_seconds: float = Field(default=30.0, gt=0)
     """Per-request timeout for the Vast.ai API."""
+    search_limit: int = Field(default=3000, ge=1, le=20_000)
+    """Most offers asked for per search (the cheapest first): Vast counts searches
+    against a daily quota, and a search for everything is the dearest kind."""
 
 
 class RunPodSettings(_Section):

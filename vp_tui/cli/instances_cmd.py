@@ -17,7 +17,7 @@ from vp_tui.cli.validate import (
     positive_int,
     timeout_seconds,
 )
-from vp_tui.core.costs import spent_so_far
+from vp_tui.core.costs import hourly_rate, spent_so_far
 from vp_tui.core.gpus import canonical_gpu
 from vp_tui.core.models import Instance, LaunchSpec, Offer, PlatformName, PlatformStatus
 from vp_tui.core.money import format_duration, format_money, format_price
@@ -97,7 +97,9 @@ def instance_json(instance: Instance, now: datetime | None = None) -> dict[str, 
         "gpu": instance.gpu or instance.gpu_raw,
         "gpu_count": instance.gpu_count,
         "state": str(instance.state),
-        "price_per_hour": instance.price_per_hour,
+        "outbid": instance.outbid,
+        "status_message": instance.status_message,
+        "price_per_hour": hourly_rate(instance),
         "spent": None if spent is None else round(spent, 6),
         "started_at": instance.started_at.isoformat() if instance.started_at else None,
         "uptime_seconds": instance.uptime_at(now),
@@ -298,9 +300,9 @@ def list_instances(args: argparse.Namespace) -> int:
                 i.instance_id,
                 i.label or "",
                 f"{i.gpu_count}x {i.gpu or i.gpu_raw or '?'}",
-                str(i.state),
+                "out-bid" if i.outbid else str(i.state),
                 format_duration(i.uptime_at(now)),
-                format_price(i.price_per_hour),
+                format_price(hourly_rate(i)),
                 format_money(spent_so_far(i, now)),
                 str(i.ssh or i.ssh_proxy or "-"),
             )
@@ -341,7 +343,7 @@ def destroy_instance(args: argparse.Namespace) -> int:
             question = (
                 f"Destroy {instance.platform} instance {instance.instance_id}"
                 f"{' (' + instance.label + ')' if instance.label else ''}, "
-                f"{instance.gpu or instance.gpu_raw}, {format_price(instance.price_per_hour)}/h, "
+                f"{instance.gpu or instance.gpu_raw}, {format_price(hourly_rate(instance))}/h now, "
                 f"spent {format_money(spent_so_far(instance, now))}? Its disk is lost. [y/N] "
             )
             if not _confirm(question):

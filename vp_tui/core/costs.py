@@ -1,10 +1,11 @@
 """What instances cost: the one home of burn rate and spend, for both faces.
 
 The rule: an instance bills its compute price (all GPUs) while it is billing compute
-(provisioning, starting, running, stopping) and its storage price while it is
-stopped; a terminated instance, or one in an error or unknown state, is counted at
-nothing here. Spend is estimated from what the platform reports now (uptime of the
-current up-period, $/h), so it covers the current up-period only.
+(provisioning, starting, running, frozen, stopping) and its storage price while it is
+stopped; one in an error or unknown state is counted at its price too (it still
+holds its machine), and a terminated one at nothing. Spend is estimated from what
+the platform reports now (uptime of the current up-period, $/h), so it covers the
+current up-period only.
 """
 
 from __future__ import annotations
@@ -20,11 +21,18 @@ __all__ = ["burn_rate", "hourly_rate", "spent_since", "spent_so_far"]
 
 
 def hourly_rate(instance: Instance) -> float:
-    """What ``instance`` bills now, $/h: compute while up, storage while stopped."""
+    """What ``instance`` bills now, $/h: compute while up, storage while stopped.
+
+    A failed or unknown instance still holds its machine until it is destroyed (Vast
+    bills a container that exited or an offline host, RunPod a pod in ``ERROR``), so it
+    counts at its price: better a burn rate that is too high than a bill nobody saw.
+    """
     if instance.state.is_billing_compute:
         return instance.price_per_hour
     if instance.state is InstanceState.STOPPED:
         return instance.storage_price_per_hour
+    if instance.state in (InstanceState.ERROR, InstanceState.UNKNOWN):
+        return instance.price_per_hour
     return 0.0
 
 
@@ -61,10 +69,13 @@ def spent_since(instances: Iterable[Instance], since: datetime, now: datetime) -
         rate = hourly_rate(instance)
         if rate <= 0.0:
             continue
-        uptime = instance.uptime_at(now)
-        if uptime is None:
-            if instance.state.is_billing_compute:
+        if instance.state.is_billing_compute:
+            uptime = instance.uptime_at(now)
+            if uptime is None:
                 continue
+        elif instance.started_at is not None:  # billing in this state since it was created
+            uptime = max(0.0, (now - instance.started_at).total_seconds())
+        else:
             uptime = window
         total += cost(rate, min(window, uptime))
     return total

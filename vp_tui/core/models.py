@@ -182,6 +182,8 @@ class Instance(_Model):
     gpu_util: float | None = None
     """GPU utilisation in percent, when the provider reports it."""
     interruptible: bool = False
+    outbid: bool = False
+    """An interruptible instance stopped because someone bid more (it bills storage)."""
     location: str | None = None
     observed_at: UTCDateTime = Field(default_factory=utcnow)
 
@@ -196,7 +198,10 @@ class Instance(_Model):
         return self.label or self.instance_id
 
     def uptime_at(self, now: datetime) -> float | None:
-        """Seconds the instance has been up at ``now``."""
+        """Seconds the instance has been up (since it last started) at ``now``; None while
+        it is not up (stopped, failed, gone), so a stopped instance's uptime never ticks."""
+        if not self.state.is_billing_compute:
+            return None
         if self.uptime_seconds is not None:
             return self.uptime_seconds + max(0.0, (now - self.observed_at).total_seconds())
         if self.started_at is not None:

@@ -11,6 +11,8 @@ class InstanceState(enum.StrEnum):
     PROVISIONING = "provisioning"
     STARTING = "starting"
     RUNNING = "running"
+    FROZEN = "frozen"
+    """Paused with its memory kept (Vast): not reachable, but the GPU is still billed."""
     STOPPING = "stopping"
     STOPPED = "stopped"
     TERMINATING = "terminating"
@@ -25,6 +27,7 @@ class InstanceState(enum.StrEnum):
             InstanceState.PROVISIONING,
             InstanceState.STARTING,
             InstanceState.RUNNING,
+            InstanceState.FROZEN,
             InstanceState.STOPPING,
         }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,6 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from vp_tui.core.models import Account, Instance, LaunchSpec, Offer, PlatformName
 
 SortKey = Literal["price", "value", "vram", "reliability"]
+
+VRAM_TOLERANCE = 0.03
+"""How far below a VRAM floor an offer may read and still meet it: providers report what
+the driver sees (an H100 80 GB reads 81,559 MiB, 79.6 GiB), not the size on the box."""
 
 
 class OfferQuery(BaseModel):
@@ -85,6 +90,26 @@ class Unavailable(PlatformError):
     retryable = True
 
 
+class LaunchLeftInstance(PlatformError):
+    """A launch failed, yet the platform made an instance anyway (Vast creates a stopped one
+    that bills storage when scheduling fails): ``instance_id`` must be destroyed."""
+
+    def __init__(self, message: str, *, instance_id: str, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.instance_id = instance_id
+
+
+class QuotaExceeded(RateLimited):
+    """A quota that only resets at a set time (Vast's daily search quota): asking again
+    before ``resets_at`` only spends more of it."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, resets_at: datetime, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.resets_at = resets_at
+
+
 class PriceCapExceeded(PlatformError):
     """The launch would cost more per hour than the configured cap allows."""
 
@@ -131,6 +156,11 @@ class Platform(Protocol):
         """Make sure new instances accept ``public_key``; adds, never replaces."""
         ...
 
+    def authorize_key(self, instance_id: str, public_key: str) -> bool:
+        """Make an existing instance accept ``public_key``; False where the platform has
+        no way to (the key then only reaches instances created after ``ensure_ssh_key``)."""
+        ...
+
 
 def check_price_cap(offer: Offer, spec: LaunchSpec, configured_cap: float) -> float:
     """The $/h the launch will cost; raises ``PriceCapExceeded`` above the cap.
@@ -168,7 +198,9 @@ def filter_offers(offers: Sequence[Offer], query: OfferQuery) -> list[Offer]:
             continue
         if query.max_price_per_hour is not None and offer.price_per_hour > query.max_price_per_hour:
             continue
-        if query.min_vram_gb is not None and offer.vram_gb < query.min_vram_gb:
+        if query.min_vram_gb is not None and offer.vram_gb < query.min_vram_gb * (
+            1 - VRAM_TOLERANCE
+        ):
             continue
         if query.min_reliability is not None and (
             offer.reliability is not None and offer.reliability < query.min_reliability

@@ -15,6 +15,7 @@ import json
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import requests
@@ -24,6 +25,7 @@ from vp_tui.platforms.base import (
     AuthError,
     NotFound,
     PlatformError,
+    QuotaExceeded,
     RateLimited,
     Unavailable,
 )
@@ -143,6 +145,12 @@ def _retry_after(response: requests.Response | None) -> float | None:
     return seconds if 0 <= seconds < 86_400 else None
 
 
+def next_utc_midnight(now: datetime | None = None) -> datetime:
+    """When a daily quota that resets at midnight UTC is whole again."""
+    now = now or datetime.now(UTC)
+    return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(), tzinfo=UTC)
+
+
 def error_for_status(
     status: int,
     detail: str,
@@ -165,11 +173,11 @@ def error_for_status(
         return NotFound(f"not found{said}", platform=platform, status=status)
     if status == 429:
         if code == "search_quota_exceeded":
-            return RateLimited(
+            return QuotaExceeded(
                 f"daily search quota used up{said}; it resets at midnight UTC",
                 platform=platform,
                 status=status,
-                retryable=False,
+                resets_at=next_utc_midnight(),
             )
         wait = f"; wait {retry_after:g} s" if retry_after else "; try again in a little while"
         return RateLimited(

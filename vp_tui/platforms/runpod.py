@@ -708,6 +708,11 @@ class RunPodPlatform:
             raise malformed(PLATFORM, "read billing: no records list")
         return [record for record in (_billed(row) for row in rows) if record is not None]
 
+    def authorize_key(self, instance_id: str, public_key: str) -> bool:
+        """RunPod has no way to add a key to an existing pod: its keys are the account's
+        as they were at creation (``PUBLIC_KEY``)."""
+        return False
+
     def ensure_ssh_key(self, public_key: str) -> None:
         """Add ``public_key`` to the account's keys unless it is there (PUT replaces the set,
         so the current keys are read first and sent back with it)."""

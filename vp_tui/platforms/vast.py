@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar
 import requests
 
 from vp_tui.config import VastSettings
+from vp_tui.core.costs import burn_rate
 from vp_tui.core.gpus import GPUS, canonical_gpu, gpu_spec
 from vp_tui.core.models import (
     Account,
@@ -39,6 +40,7 @@ from vp_tui.core.threads import parallel_map
 from vp_tui.platforms.base import (
     AuthError,
     CapacityError,
+    LaunchLeftInstance,
     NotFound,
     OfferQuery,
     PlatformError,
@@ -195,23 +197,54 @@ def _mb_to_gb(value: Any) -> float | None:
     return None if number is None else round(number / 1024, 1)
 
 
-def offer_from_vast(row: Mapping[str, Any], *, interruptible: bool = False) -> Offer | None:
+MARKETED_VRAM_SPREAD = 0.08
+"""How far what the driver reports may be from a model's marketed memory and still be
+read as that size (an H100 80 GB reports 81,559 MiB: 79.6 GiB)."""
+
+
+def marketed_vram(reported_gb: float | None, gpu: str | None) -> float | None:
+    """The memory a GPU is sold with, from the catalog, when what Vast reports (nvidia-smi
+    MiB) is that size give or take :data:`MARKETED_VRAM_SPREAD`; else what was reported."""
+    spec = gpu_spec(gpu)
+    if reported_gb is None:
+        return None if spec is None else spec.vram_gb
+    if spec is not None and abs(spec.vram_gb - reported_gb) <= spec.vram_gb * MARKETED_VRAM_SPREAD:
+        return spec.vram_gb
+    return reported_gb
+
+
+def _ram_share_gb(row: Mapping[str, Any]) -> float | None:
+    """The offer's share of the machine's RAM: Vast's ``cpu_ram`` is the whole machine's,
+    and an offer of some of its GPUs gets the same share of it as of its cores."""
+    total = _mb_to_gb(row.get("cpu_ram"))
+    cores = _nonneg(row.get("cpu_cores"))
+    share = _nonneg(row.get("cpu_cores_effective"))
+    if total is None or not cores or share is None or share > cores:
+        return total
+    return round(total * share / cores, 1)
+
+
+def offer_from_vast(
+    row: Mapping[str, Any], *, interruptible: bool = False, disk_gb: float = 0.0
+) -> Offer | None:
     """One Vast ``search_offers`` row as an ``Offer``, or None when it is unusable.
 
     On-demand rows cost ``dph_total`` (all GPUs, storage at the searched disk size
     included). Rows from a ``bid`` search become interruptible offers: ``min_bid`` is
-    the lowest accepted bid (compute only, what a launch bids), the price is the
-    row's ``dph_total`` (that bid plus storage; ``min_bid`` when it is missing), and
+    the lowest accepted bid (compute only, what a launch bids), and the price is that
+    bid plus storage for ``disk_gb`` at the row's ``storage_cost`` (a bid search's own
+    ``dph_total`` is not documented to be priced at the bid, so it is not trusted);
     the ``offer_id`` carries a ``-bid`` suffix so both kinds of the same machine can
-    be listed side by side.
+    be listed side by side. VRAM is the marketed size when the model is known, and
+    RAM the offer's share of the machine.
     """
     try:
-        return _offer_from_vast(row, interruptible)
+        return _offer_from_vast(row, interruptible, disk_gb)
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
         return None
 
 
-def _offer_from_vast(row: Mapping[str, Any], interruptible: bool) -> Offer | None:
+def _offer_from_vast(row: Mapping[str, Any], interruptible: bool, disk_gb: float) -> Offer | None:
     if not isinstance(row, Mapping):
         return None
     offer_id = _vast_id(row.get("id"))
@@ -224,18 +257,15 @@ def _offer_from_vast(row: Mapping[str, Any], interruptible: bool) -> Offer | Non
         total = _nonneg(row.get("gpu_total_ram"))
         vram = None if total is None else round(total / 1024 / count, 1)
     gpu = canonical_gpu(gpu_raw, vram)
+    vram = marketed_vram(vram, gpu)
     if vram is None:
-        spec = gpu_spec(gpu)
-        if spec is None:
-            return None
-        vram = spec.vram_gb
+        return None
     min_bid = _nonneg(row.get("min_bid"))
     if interruptible:
         if min_bid is None:
             return None
-        # A bid search prices dph_total at the minimum bid plus storage.
-        bid_total = _nonneg(row.get("dph_total"))
-        price = bid_total if bid_total is not None and bid_total >= min_bid else min_bid
+        storage_cost = _nonneg(row.get("storage_cost")) or 0.0
+        price = min_bid + storage_cost * max(0.0, disk_gb) / _HOURS_PER_MONTH
         offer_id += _BID_SUFFIX
     else:
         dph = _nonneg(row.get("dph_total"))
@@ -270,7 +300,7 @@ def _offer_from_vast(row: Mapping[str, Any], interruptible: bool) -> Offer | Non
         reliability=reliability,
         location=_text(row.get("geolocation")),
         cpu_cores=cores,
-        ram_gb=_mb_to_gb(row.get("cpu_ram")),
+        ram_gb=_ram_share_gb(row),
         disk_gb=_nonneg(row.get("disk_space")),
         inet_down_mbps=_nonneg(row.get("inet_down")),
         stock=None,
@@ -310,9 +340,43 @@ def vast_state(actual: Any, intended: Any, cur: Any) -> tuple[InstanceState, str
         return InstanceState.STARTING, None
     if a == "offline":
         return InstanceState.ERROR, "the host machine is offline"
+    if a == "frozen":
+        return InstanceState.FROZEN, "paused with its memory kept; the GPU is still billed"
+    if a == "rebooting":
+        return InstanceState.STARTING, "rebooting"
     if a in ("destroyed", "deleted"):
         return InstanceState.TERMINATED, None
+    if a == "unknown":
+        return InstanceState.UNKNOWN, "Vast does not know the instance's state"
     return InstanceState.UNKNOWN, None
+
+
+_OCI_FAILED = "oci runtime create failed"
+
+
+def _failed_container(actual: Any, status_msg: str | None) -> bool:
+    """A container Vast could not create: ``created`` with an OCI runtime error."""
+    return (
+        isinstance(actual, str)
+        and actual.strip().lower() == "created"
+        and status_msg is not None
+        and _OCI_FAILED in status_msg.lower()
+    )
+
+
+def outbid_note(row: Mapping[str, Any]) -> str | None:
+    """Why a stopped interruptible instance is stopped, when it was out-bid: the machine's
+    minimum bid (``min_bid``) rose above the instance's bid (its compute price)."""
+    if row.get("is_bid") is not True:
+        return None
+    states = [row.get(k) for k in ("cur_state", "intended_status", "next_state")]
+    if not all(isinstance(v, str) and v.strip().lower() == "stopped" for v in states):
+        return None
+    min_bid = _nonneg(row.get("min_bid"))
+    bid = _nonneg(row.get("dph_base"))
+    if min_bid is None or bid is None or min_bid <= bid:
+        return None
+    return f"out-bid: the minimum bid is now ${min_bid:.3f}/h, above your ${bid:.3f}/h"
 
 
 def _endpoint(host: Any, port: Any, kind: str) -> SSHEndpoint | None:
@@ -360,11 +424,21 @@ def _instance_from_vast(row: Mapping[str, Any]) -> Instance | None:
     instance_id = _vast_id(row.get("id"))
     if instance_id is None:
         return None
-    proxy = _endpoint(row.get("ssh_host"), row.get("ssh_port"), "proxy")
+    proxy_port = _int(row.get("ssh_port"))
+    runtype = _text(row.get("image_runtype")) or ""
+    if proxy_port is not None and "jupyter" in runtype.lower():
+        proxy_port += 1  # Vast's Jupyter run types serve the SSH proxy one port up
+    proxy = _endpoint(row.get("ssh_host"), proxy_port, "proxy")
     direct = _endpoint(row.get("public_ipaddr"), _direct_port(row.get("ports")), "direct")
     state, note = vast_state(
         row.get("actual_status"), row.get("intended_status"), row.get("cur_state")
     )
+    status_msg = _text(row.get("status_msg"))
+    if _failed_container(row.get("actual_status"), status_msg):
+        state, note = InstanceState.ERROR, "the container could not be started"
+    outbid = outbid_note(row) if state is InstanceState.STOPPED else None
+    if outbid is not None:
+        note = outbid
     gpu_raw = _text(row.get("gpu_name"))
     vram = _mb_to_gb(row.get("gpu_ram"))
     count = _int(row.get("num_gpus"))
@@ -374,8 +448,12 @@ def _instance_from_vast(row: Mapping[str, Any]) -> Instance | None:
         disk = _nonneg(row.get("disk_space"))
         storage = storage_cost * disk / _HOURS_PER_MONTH if storage_cost and disk else 0.0
     util = _num(row.get("gpu_util"))
-    status_msg = _text(row.get("status_msg"))
     message = f"{note}: {status_msg}" if note and status_msg else (note or status_msg)
+    uptime_mins = _nonneg(row.get("uptime_mins"))
+    uptime: float | None = None
+    if state.is_billing_compute:
+        # start_date is the creation: after a stop and a start only uptime_mins is true.
+        uptime = uptime_mins * 60.0 if uptime_mins is not None else 0.0
     is_bid = row.get("is_bid")
     return Instance(
         platform=PLATFORM,
@@ -389,12 +467,13 @@ def _instance_from_vast(row: Mapping[str, Any]) -> Instance | None:
         price_per_hour=_nonneg(row.get("dph_total")) or 0.0,
         storage_price_per_hour=round(storage, 6),
         started_at=_epoch(row.get("start_date")),
-        uptime_seconds=None,
+        uptime_seconds=uptime,
         ssh=direct or proxy,
         ssh_proxy=proxy,
         image=_text(row.get("image_uuid")),
         gpu_util=util if util is not None and 0 <= util <= 100 else None,
         interruptible=is_bid is True,
+        outbid=outbid is not None,
         location=_text(row.get("geolocation")),
     )
 
@@ -437,9 +516,11 @@ def _launch_env(spec: LaunchSpec) -> dict[str, str]:
         match = _PORT.match(port.strip())
         if match is None or not 1 <= int(match.group(1)) <= 65535:
             raise PlatformError(f"port {port!r} is not like 8080/tcp", platform=PLATFORM)
-        number = match.group(1)
-        if number != "22":  # SSH is opened by the ssh run type itself
-            env[f"-p {number}:{number}"] = "1"
+        number, protocol = match.group(1), match.group(2)
+        if number == "22" and protocol != "udp":
+            continue  # SSH is opened by the ssh run type itself
+        suffix = "/udp" if protocol == "udp" else ""
+        env[f"-p {number}:{number}{suffix}"] = "1"
     return env
 
 
@@ -544,7 +625,12 @@ class VastPlatform:
             return self._call(
                 "search offers",
                 partial(
-                    _search, sdk, body, interruptible, query.limit, float(self.settings.disk_gb)
+                    _search,
+                    sdk,
+                    body,
+                    interruptible,
+                    min(query.limit, self.settings.search_limit),
+                    float(self.settings.disk_gb),
                 ),
             )
 
@@ -556,7 +642,9 @@ class VastPlatform:
             if not isinstance(rows, list):
                 raise malformed(PLATFORM, "search offers: no list of offers")
             for row in rows:
-                offer = offer_from_vast(row, interruptible=interruptible)
+                offer = offer_from_vast(
+                    row, interruptible=interruptible, disk_gb=float(self.settings.disk_gb)
+                )
                 if offer is None:
                     skipped += 1
                 else:
@@ -665,10 +753,10 @@ class VastPlatform:
         if offer.interruptible:
             bid = spec.bid_price or offer.min_bid or offer.price_per_hour
         sdk = self._client()
-        try:
-            answer = self._call(
-                "create instance",
-                lambda: sdk.create_instance(
+
+        def rent() -> Any:
+            try:
+                return sdk.create_instance(
                     id=ask,
                     image=spec.image,
                     disk=float(spec.disk_gb),
@@ -678,8 +766,18 @@ class VastPlatform:
                     onstart_cmd=spec.onstart,
                     ssh=True,
                     direct=True,
-                ),
-            )
+                    # Without it Vast answers a failed scheduling or a low bid by
+                    # creating a stopped instance that bills storage.
+                    cancel_unavail=True,
+                )
+            except requests.HTTPError as exc:
+                self._raise_if_left_behind(_json_body(exc.response))
+                raise
+
+        try:
+            answer = self._call("create instance", rent)
+        except LaunchLeftInstance:
+            raise
         except PlatformError as error:
             if isinstance(error, NotFound) or _looks_gone(error.message):
                 raise CapacityError(
@@ -690,6 +788,7 @@ class VastPlatform:
                 ) from None
             raise
         if isinstance(answer, Mapping) and answer.get("success") is False:
+            self._raise_if_left_behind(answer)
             words = str(answer.get("msg") or answer.get("error") or "refused")
             if _looks_gone(words):
                 raise CapacityError(
@@ -700,10 +799,7 @@ class VastPlatform:
         new_id = _vast_id(answer.get("new_contract")) if isinstance(answer, Mapping) else None
         if new_id is None:
             raise malformed(PLATFORM, "create instance: no new_contract")
-        instance = self.get_instance(new_id)
-        if instance is not None:
-            return instance
-        return Instance(
+        placeholder = Instance(
             platform=PLATFORM,
             instance_id=new_id,
             label=spec.label,
@@ -716,12 +812,35 @@ class VastPlatform:
             interruptible=offer.interruptible,
             location=offer.location,
         )
+        try:
+            instance = self.get_instance(new_id)
+        except PlatformError as exc:  # rented all the same: the id must reach the caller
+            log.warning("vast: reading new instance %s failed: %s", new_id, exc)
+            return placeholder
+        return instance if instance is not None else placeholder
+
+    def _raise_if_left_behind(self, answer: Any) -> None:
+        """Raise ``LaunchLeftInstance`` when a refused create still names an instance."""
+        if not isinstance(answer, Mapping) or answer.get("success") is not False:
+            return
+        left = _vast_id(answer.get("new_contract"))
+        if left is None:
+            return
+        words = self._scrub(str(answer.get("msg") or answer.get("error") or "refused"))
+        raise LaunchLeftInstance(
+            f"create refused ({words}), but Vast made instance {left} anyway (stopped, "
+            "billing storage)",
+            platform=PLATFORM,
+            instance_id=left,
+        )
 
     def destroy_instance(self, instance_id: str) -> None:
         """Ask Vast to destroy the instance (immediate and irreversible)."""
         number = _instance_number(instance_id)
         sdk = self._client()
         answer = self._call("destroy instance", lambda: sdk.destroy_instance(id=number))
+        if isinstance(answer, Mapping) and answer.get("error") == _NO_SUCH_INSTANCE:
+            return  # already gone (a second destroy); the caller verifies by listing
         self._check_success("destroy", answer)
 
     def stop_instance(self, instance_id: str) -> None:
@@ -794,12 +913,7 @@ class VastPlatform:
         balance = _num(user.get("credit"))
         if balance is None:
             balance = _num(user.get("balance"))
-        spend = 0.0
-        for instance in self.list_instances():
-            if instance.state.is_billing_compute:
-                spend += instance.price_per_hour
-            elif not instance.state.is_gone:
-                spend += instance.storage_price_per_hour
+        spend = burn_rate(self.list_instances())
         email = user.get("email")
         return Account(
             platform=PLATFORM,
@@ -807,6 +921,21 @@ class VastPlatform:
             spend_per_hour=round(spend, 6),
             email=email if isinstance(email, str) else None,
         )
+
+    def authorize_key(self, instance_id: str, public_key: str) -> bool:
+        """Attach ``public_key`` to one existing instance (``attach ssh``).
+
+        Vast copies the account's keys into an instance only when it is created, so an
+        instance made elsewhere (or before the key was registered) needs this.
+        """
+        parse_public_key(public_key)
+        number = _instance_number(instance_id)
+        sdk = self._client()
+        answer = self._call(
+            "attach ssh key", lambda: sdk.attach_ssh(instance_id=number, ssh_key=public_key.strip())
+        )
+        self._check_success("attach ssh key", answer)
+        return True
 
     def ensure_ssh_key(self, public_key: str) -> None:
         """Add ``public_key`` to the account's SSH keys unless it is already there."""
@@ -853,6 +982,16 @@ def _search(sdk: Any, body: dict[str, Any], interruptible: bool, limit: int, dis
         limit=limit,
         storage=disk_gb,
     )
+
+
+def _json_body(response: requests.Response | None) -> Any:
+    """A failed response's JSON body, or None."""
+    if response is None:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _looks_gone(words: str) -> bool:

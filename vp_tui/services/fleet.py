@@ -25,7 +25,13 @@ from vp_tui.core.models import (
     utcnow,
 )
 from vp_tui.core.threads import parallel_map
-from vp_tui.platforms.base import AuthError, NotFound, Platform, PlatformError
+from vp_tui.platforms.base import (
+    AuthError,
+    LaunchLeftInstance,
+    NotFound,
+    Platform,
+    PlatformError,
+)
 from vp_tui.remote.probe import ssh_banner
 
 log = logging.getLogger(__name__)
@@ -192,7 +198,10 @@ class Fleet:
         platform = self.platform(offer.platform)
         if self.public_key is not None:
             platform.ensure_ssh_key(self.public_key())
-        instance = platform.create_instance(offer, spec)
+        try:
+            instance = platform.create_instance(offer, spec)
+        except LaunchLeftInstance as failed:
+            raise self._clean_up(failed, offer.platform, stop) from None
         if on_progress:
             on_progress(instance, f"created {instance.instance_id} ({instance.state})")
         if not wait:
@@ -200,6 +209,38 @@ class Fleet:
         return self.wait_ready(
             instance, timeout=timeout, poll_seconds=poll_seconds, on_progress=on_progress, stop=stop
         )
+
+    def _clean_up(
+        self, failed: LaunchLeftInstance, platform: PlatformName, stop: threading.Event | None
+    ) -> PlatformError:
+        """Destroy (verified) what a failed launch left behind; the error that says so."""
+        left = failed.instance_id
+        log.warning("launch failed but left instance %s: destroying it", left)
+        try:
+            self.destroy(left, platform, stop=stop)
+        except PlatformError as exc:
+            return PlatformError(
+                f"{failed.message}; destroying it failed ({exc}): it may be billing: "
+                f"destroy it with `vp destroy-instance {left}`",
+                platform=platform,
+            )
+        return PlatformError(
+            f"{failed.message}; it has been destroyed (verified gone)", platform=platform
+        )
+
+    def authorize(self, instance: Instance) -> bool:
+        """Make ``instance`` accept vp-tui's key if the platform can add keys to an existing
+        instance (Vast: the account's keys reach an instance only when it is created).
+        A refusal is logged, not raised: the key may be there already."""
+        if self.public_key is None:
+            return False
+        try:
+            return self.platform(instance.platform).authorize_key(
+                instance.instance_id, self.public_key()
+            )
+        except PlatformError as exc:
+            log.info("attaching vp-tui's key to %s failed: %s", instance.key, exc)
+            return False
 
     def wait_ready(
         self,

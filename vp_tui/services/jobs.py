@@ -123,6 +123,8 @@ class Jobs:
         self.logs_dir = logs_dir or locations.data_dir() / "jobs"
         self._remote_factory = remote_factory
         self._remotes: dict[str, Remote] = {}
+        self._authorized: set[str] = set()
+        """Instances vp-tui's key was attached to in this process (Vast ``attach ssh``)."""
         self._syncers: dict[tuple[int, str], Syncer] = {}
         self._lock = threading.Lock()
         self.lookup_timeout = lookup_timeout
@@ -143,6 +145,13 @@ class Jobs:
                 f"(state {instance.state})"
             )
         key = f"{instance.key}@{instance.ssh}"
+        with self._lock:
+            first = instance.key not in self._authorized
+            self._authorized.add(instance.key)
+        if first:
+            # An instance made elsewhere (or before vp-tui's key was registered) does not
+            # have the key: account keys reach an instance only when it is created.
+            self.fleet.authorize(instance)
         with self._lock:
             remote = self._remotes.get(key)
             if remote is None or fresh:

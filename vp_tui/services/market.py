@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from vp_tui.core.models import Offer, PlatformName, PlatformStatus, utcnow
 from vp_tui.core.ranking import SORTS, GpuComparison, cheapest_keys, compare_by_gpu, rank
@@ -21,6 +21,7 @@ from vp_tui.platforms.base import (
     OfferQuery,
     Platform,
     PlatformError,
+    QuotaExceeded,
     RateLimited,
     SortKey,
 )
@@ -63,6 +64,8 @@ class _PlatformMemory:
     backoff_until: datetime | None = None
     backoff_seconds: float = 0.0
     last_error: str | None = None
+    until_reset: bool = False
+    """The backoff lasts until a quota resets (the error already says when)."""
 
 
 class Market:
@@ -124,9 +127,20 @@ class Market:
                 return list(memory.offers), PlatformStatus(platform=name, ok=True, checked_at=now)
             if memory.backoff_until is not None and now < memory.backoff_until:
                 wait = (memory.backoff_until - now).total_seconds()
+                if memory.until_reset:
+                    return self._stale(name, str(memory.last_error), query)
                 return self._stale(name, f"{memory.last_error} (retrying in {wait:.0f}s)", query)
         try:
             offers = self.platforms[name].list_offers(query)
+        except QuotaExceeded as exc:
+            # Every search until the reset only spends more of the quota: keep the last
+            # offers and ask again once it is whole.
+            resets = exc.resets_at.astimezone(UTC).strftime("%H:%M UTC")
+            with self._lock:
+                memory.backoff_until = exc.resets_at
+                memory.until_reset = True
+                memory.last_error = f"{exc} (searching again after {resets})"
+            return self._stale(name, memory.last_error, query)
         except RateLimited as exc:
             with self._lock:
                 memory.backoff_seconds = min(
@@ -134,6 +148,7 @@ class Market:
                 )
                 delay = exc.retry_after or memory.backoff_seconds
                 memory.backoff_until = self._clock() + timedelta(seconds=delay)
+                memory.until_reset = False
                 memory.last_error = str(exc)
             return self._stale(name, f"{exc} (retrying in {delay:.0f}s)", query)
         except PlatformError as exc:

@@ -61,6 +61,15 @@ NO_INSTANCES_AVAILABLE = (
     "Please refresh and try again."
 )
 
+OCI_ERROR = (
+    "Error response from daemon: failed to create task for container: failed to create shim "
+    "task: OCI runtime create failed: runc create failed: unable to start container process: "
+    "error during container init: error running hook #0: error running hook: exit status 1, "
+    "stdout: , stderr: Auto-detected mode as 'legacy' nvidia-container-cli: initialization "
+    "error: nvml error: driver/library version mismatch: unknown"
+)
+"""What Docker says when a Vast host cannot start the container (the ``ocifail`` fate)."""
+
 EndpointProvider = Callable[["SimInstance"], "tuple[str, int] | None"]
 
 
@@ -72,6 +81,19 @@ class SimError(Exception):
         self.code = code
         self.message = message
         self.status = status
+
+
+class CreateLeftStopped(SimError):
+    """A Vast create that failed yet left a *stopped* instance behind (billing storage),
+    as Vast does unless the create asked for ``cancel_unavail``."""
+
+    def __init__(self, code: str, message: str, instance: SimInstance) -> None:
+        super().__init__(code, message, 200)
+        self.instance = instance
+
+
+VAST_BOOTED_FATES = ("frozen", "offline", "unknown", "ocifail")
+"""Vast fates that replace ``running`` once the instance has booted (no SSH then)."""
 
 
 @dataclass
@@ -119,7 +141,8 @@ class SimInstance:
     extra: dict[str, Any] = field(default_factory=dict)
     """Provider details that only the emulators read (ports, volume sizes, machine ids...)."""
     ssh_keys: list[str] = field(default_factory=list)
-    """Keys attached to this instance only (Vast ``attach ssh``)."""
+    """Vast: the keys that open this instance: the account's keys copied at creation
+    (``extra["keys_copied"]``) plus those added with ``attach ssh``."""
     events: list[tuple[float, str]] = field(default_factory=list)
     """Life events for the instance log: (time, text)."""
     billing: list[tuple[float, str, float]] = field(default_factory=list)
@@ -230,6 +253,9 @@ class Observation:
     """Whether it is still in its very first boot (Vast reports no status at all early on)."""
     boot_fraction: float
     """How far through booting it is, 0..1 (1 once running)."""
+    fate: str | None = None
+    """Vast: what a booted instance shows instead of running (one of
+    :data:`VAST_BOOTED_FATES`), or None."""
 
 
 @dataclass(frozen=True)
@@ -323,6 +349,7 @@ class SimCloud:
                 if outermost:
                     self._acquire_file_lock()
                     self._reload_if_changed()
+                    self._advance()
                 yield
             finally:
                 self._depth -= 1
@@ -387,6 +414,42 @@ class SimCloud:
         os.replace(tmp, self.state_file)
         self._signature = self._stat_signature()
 
+    def _advance(self) -> None:
+        """Carry out what happened by itself up to now: an interruptible Vast instance with
+        the ``outbid`` fate is out-bid the moment it has booted (stopped, storage only)."""
+        now = self.now()
+        changed = False
+        for inst in self._instances.values():
+            if inst.platform != "vast" or inst.destroyed or not inst.intended_running:
+                continue
+            if inst.extra.get("fate") != "outbid" or not inst.is_bid:
+                continue
+            at = inst.started_at + self.boot_seconds
+            if at > now:
+                continue
+            self._outbid(inst, at)
+            changed = True
+        if changed:
+            self._save()
+
+    def _outbid(self, inst: SimInstance, at: float) -> None:
+        """Stop an interruptible Vast instance at ``at`` because a higher bid took its GPUs:
+        the machine's minimum bid rises above its bid and it bills storage only."""
+        self._settle(inst, at)
+        bid = float(inst.bid_price or 0.0)
+        floor = float(inst.offer.get("min_bid") or 0.0)
+        min_bid = round(max(bid, floor) * 1.25 + 0.01, 4)
+        inst.intended_running = False
+        inst.stopped_at = at
+        inst.bill_from(at)
+        inst.extra.pop("fate", None)
+        inst.extra["min_bid"] = min_bid
+        inst.extra["stop_msg"] = (
+            f"Instance stopped: outbid (your bid ${bid:.4f}/hr is below the current "
+            f"minimum bid of ${min_bid:.4f}/hr)"
+        )
+        inst.events.append((at, "stopped: outbid by a higher bid"))
+
     def reset(self) -> None:
         """Wipe the demo state: instances (their destroy hooks run), keys, balances, sandboxes."""
         with self._locked():
@@ -443,6 +506,9 @@ class SimCloud:
             if phase == "starting" and self.boot_seconds > 0:
                 fraction = min(1.0, max(0.0, (now - inst.started_at) / self.boot_seconds))
             return Observation(phase, None, first_boot and phase == "starting", fraction)
+        fate = inst.extra.get("fate") if inst.platform == "vast" else None
+        if fate in VAST_BOOTED_FATES:
+            return Observation("running", None, False, 1.0, fate=str(fate))
         provider = self.ssh_endpoint_provider
         if provider is None:
             return Observation("running", None, False, 1.0)
@@ -456,6 +522,8 @@ class SimCloud:
         """A plausible GPU utilisation (%) for a running instance, steady for 30 s at a time."""
         now = self.now() if now is None else now
         if inst.phase(now, self.boot_seconds) != "running":
+            return 0.0
+        if inst.platform == "vast" and inst.extra.get("fate") in VAST_BOOTED_FATES:
             return 0.0
         return round(35.0 + 60.0 * unit_hash(self.seed, inst.id, int(now // 30)), 1)
 
@@ -501,6 +569,9 @@ class SimCloud:
         """The log lines of one finished boot."""
         if inst.image_fails():
             return [(done, pull_error(inst.image))]
+        if inst.platform == "vast" and inst.extra.get("fate") == "ocifail":
+            pulled = at + self.boot_seconds * 0.6
+            return [(pulled, "Status: Image is up to date"), (done, OCI_ERROR)]
         started = "Container started"
         if inst.platform != "runpod" or inst.runs_sshd():
             started += "; sshd listening on port 22"
@@ -508,7 +579,7 @@ class SimCloud:
 
     @staticmethod
     def _stopped_between(inst: SimInstance, start: float, end: float) -> bool:
-        return any(start < at <= end and text.startswith("stopped") for at, text in inst.events)
+        return any(start <= at <= end and text.startswith("stopped") for at, text in inst.events)
 
     # -- keys ----------------------------------------------------------------------
 
@@ -602,7 +673,9 @@ class SimCloud:
     def authorized_keys(self, platform: str, inst: SimInstance | None = None) -> list[str]:
         """Public keys that open ``inst`` (or, without one, the account's keys).
 
-        Vast: the account's keys plus the ones attached to the instance. RunPod: the keys
+        Vast: the account's keys as they were when the instance was created plus the ones
+        attached to it since (an instance saved before creation copies were kept falls
+        back to the account's keys as they are now). RunPod: the keys
         the pod got in ``PUBLIC_KEY`` when it was created, and none at all when no sshd
         runs in it (see :meth:`SimInstance.runs_sshd`).
         """
@@ -614,8 +687,10 @@ class SimCloud:
                     return keys  # a pod saved before keys were fixed at creation
                 return list(pod.extra["podKeys"]) if pod.runs_sshd() else []
             if inst is not None:
-                current = self._instances.get((inst.platform, inst.id))
-                for key in current.ssh_keys if current else inst.ssh_keys:
+                current = self._instances.get((inst.platform, inst.id)) or inst
+                if current.extra.get("keys_copied"):
+                    keys = []
+                for key in current.ssh_keys:
                     if key not in keys:
                         keys.append(key)
         return keys
@@ -672,8 +747,19 @@ class SimCloud:
         onstart: str | None = None,
         bid_price: float | None = None,
         runtype: str | None = None,
+        cancel_unavail: bool = False,
+        schedule_fails: bool = False,
+        fate: str | None = None,
     ) -> SimInstance:
-        """Rent a Vast offer; the offer leaves the market until the instance is destroyed."""
+        """Rent a Vast offer; the offer leaves the market until the instance is destroyed.
+
+        The instance gets a copy of the account's SSH keys as they are now. A bid below
+        the offer's ``min_bid``, or ``schedule_fails`` (the ``schedfail`` fault: no free
+        GPUs on the host), fails the create: with ``cancel_unavail`` as a SimError and no
+        instance; without it, as Vast does, a *stopped* instance billing storage is made
+        and :class:`CreateLeftStopped` (carrying it) is raised. ``fate`` (one of
+        ``faults.VAST_FATES``) decides what becomes of it once it has booted.
+        """
         now = self.now()
         if not image:
             raise SimError("invalid_args", "image is required (or a template_hash_id).", 400)
@@ -692,15 +778,25 @@ class SimCloud:
             disk = float(disk or 10.0)
             storage = offer["storage_cost"] * disk / STORAGE_HOURS_PER_MONTH
             compute = float(offer["dph_base"])
+            failure: tuple[str, str] | None = None
             if bid_price is not None:
                 if bid_price < offer["min_bid"]:
-                    raise SimError(
-                        "invalid_args",
+                    msg = (
                         f"Bid price ${bid_price:.4f}/hr is below this machine's minimum bid "
-                        f"of ${offer['min_bid']:.4f}/hr.",
-                        400,
+                        f"of ${offer['min_bid']:.4f}/hr."
                     )
+                    if cancel_unavail:
+                        raise SimError("invalid_args", msg, 400)
+                    failure = ("insufficient_bid", msg)
                 compute = float(bid_price)
+            if failure is None and schedule_fails:
+                msg = (
+                    f"Instance type by id {offer_id} is not available: scheduling failed, "
+                    "the host has no free GPUs right now."
+                )
+                if cancel_unavail:
+                    raise SimError("unavailable", msg, 400)
+                failure = ("scheduling_failed", msg)
             counter = self._state["counters"]["vast"] = self._state["counters"]["vast"] + 1
             base = 21_000_000 + (self.seed % 997) * 1000
             instance_id = str(base + counter * 17 + int(unit_hash(self.seed, "vi", counter) * 16))
@@ -723,13 +819,24 @@ class SimCloud:
                 onstart=onstart,
                 offer_id=int(offer_id),
                 offer=dict(offer),
-                extra={"runtype": runtype or "ssh_proxy"},
+                extra={"runtype": runtype or "ssh_proxy", "keys_copied": True, "boot": "create"},
+                ssh_keys=[k["key"] for k in self._state["ssh_keys"]["vast"]],
                 events=[(now, f"created from offer {offer_id}")],
             )
+            if fate:
+                inst.extra["fate"] = fate
+            if failure is not None:
+                inst.intended_running = False
+                inst.stopped_at = now
+                inst.extra["create_failure"] = {"error": failure[0], "msg": failure[1]}
+                inst.events.append((now, f"stopped: {failure[1]}"))
             inst.bill_from(now)
             self._add(inst)
             self._save()
-            return copy.deepcopy(inst)
+            made = copy.deepcopy(inst)
+        if failure is not None:
+            raise CreateLeftStopped(failure[0], failure[1], made)
+        return made
 
     def create_runpod(
         self,
@@ -960,6 +1067,9 @@ class SimCloud:
                 inst.started_at = now
                 inst.boot_count += 1
                 inst.bill_from(now)
+                inst.extra["boot"] = "start"
+                for stale in ("create_failure", "stop_msg", "min_bid"):
+                    inst.extra.pop(stale, None)
                 inst.events.append((now, "started by user"))
                 inst.extra["lastStatusChange"] = f"Resumed by user: {_js_date(now)}"
                 self._save()
@@ -975,6 +1085,9 @@ class SimCloud:
             inst.started_at = now
             inst.boot_count += 1
             inst.bill_from(now)
+            inst.extra["boot"] = "reboot"
+            for stale in ("create_failure", "stop_msg", "min_bid"):
+                inst.extra.pop(stale, None)
             inst.events.append((now, "started after reboot"))
             self._save()
             return copy.deepcopy(inst)

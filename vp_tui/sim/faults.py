@@ -10,10 +10,23 @@ A spec is a comma-separated list of ``platform:fault[@probability]`` items:
   ``nographql`` (RunPod only: every ``/graphql`` request answers ``410 Gone``, as
   after RunPod retires GraphQL), ``noport`` (RunPod only: pods created while it
   fires never get a public port 22: ``runtime.ports`` maps 22 on a private
-  100.65.x.y address and ``ssh.direct`` stays null for the pod's whole life);
-- probability: 0..1, default 1 (for ``nodestroy``, ``nographql`` and ``noport``
-  it is drawn per request, like the others: ``noport@0.5`` hits about half the
-  pods created).
+  100.65.x.y address and ``ssh.direct`` stays null for the pod's whole life),
+  ``ratelimit-retry`` (429 like ``ratelimit`` but carrying ``Retry-After: 1``,
+  which the ``vastai`` SDK waits out and retries inside the call);
+- Vast only, flags on the create request (``PUT /api/v0/asks/{id}/``):
+  ``schedfail`` (the host has no free GPUs: with ``cancel_unavail`` the create
+  fails with no instance, without it Vast leaves a *stopped* instance that bills
+  storage and answers ``success: false`` with its ``new_contract``);
+  and fates recorded on instances created while the fault fires, taking effect
+  once the instance has booted: ``frozen`` (``actual_status`` ``frozen``: paused
+  with its memory, still billing the GPU), ``offline`` (the host went away),
+  ``unknown`` (``actual_status`` ``unknown``), ``ocifail`` (stays ``created``
+  with ``OCI runtime create failed`` in ``status_msg``, never runs), ``outbid``
+  (an interruptible instance is out-bid right after booting: stopped, billing
+  storage only, the machine's ``min_bid`` above its bid);
+- probability: 0..1, default 1 (for the flag faults (``nodestroy``,
+  ``nographql``, ``noport``, ``schedfail`` and the fates) it is drawn per
+  request, like the others: ``noport@0.5`` hits about half the pods created).
 
 Example: ``vast:latency=300,runpod:error=502@0.2,*:ratelimit@0.05``.
 
@@ -39,8 +52,17 @@ FAULT_KINDS = (
     "nodestroy",
     "nographql",
     "noport",
+    "ratelimit-retry",
+    "schedfail",
+    "frozen",
+    "offline",
+    "unknown",
+    "ocifail",
+    "outbid",
 )
-_FLAG_KINDS = ("nodestroy", "nographql", "noport")
+VAST_FATES = ("frozen", "offline", "unknown", "ocifail", "outbid")
+"""Faults that decide what becomes of a Vast instance created while they fire."""
+_FLAG_KINDS = ("nodestroy", "nographql", "noport", "schedfail")
 """Faults that only mark the request (the emulator acts on them), never fail it."""
 
 
@@ -71,10 +93,14 @@ class FaultDecision:
 
     latency_ms: int = 0
     failure: FaultRule | None = None
-    """The first ``error``/``ratelimit``/``malformed``/``auth`` rule that fired."""
+    """The first ``error``/``ratelimit``/``ratelimit-retry``/``malformed``/``auth`` rule
+    that fired."""
     nodestroy: bool = False
     nographql: bool = False
     noport: bool = False
+    schedfail: bool = False
+    fate: str | None = None
+    """The first of :data:`VAST_FATES` that fired."""
     fired: list[FaultRule] = field(default_factory=list)
 
 
@@ -166,6 +192,8 @@ class FaultInjector:
                     decision.latency_ms += rule.value
                 elif rule.kind in _FLAG_KINDS:
                     setattr(decision, rule.kind, True)
+                elif rule.kind in VAST_FATES:
+                    decision.fate = decision.fate or rule.kind
                 elif decision.failure is None:
                     decision.failure = rule
         return decision
@@ -191,6 +219,11 @@ class HttpRequest:
     """Set by the ``nographql`` fault: ``/graphql`` answers 410 Gone."""
     noport: bool = False
     """Set by the ``noport`` fault: a pod created by this request gets no public port 22."""
+    schedfail: bool = False
+    """Set by the ``schedfail`` fault: a Vast create by this request fails to schedule."""
+    fate: str | None = None
+    """Set by a fate fault (:data:`VAST_FATES`): what becomes of a Vast instance created by
+    this request once it has booted."""
 
     def json(self) -> Any:
         """The body parsed as JSON ({} when empty); ValueError when it is not JSON."""

@@ -256,8 +256,8 @@ class VastMarket:
         server = model.tier == "datacenter" or datacenter or gpus_on_machine >= 8
         cpu_name, cpu_cores = rng.choice(_SERVER_CPUS if server else _DESKTOP_CPUS)
         cpu_cores_effective = round(cpu_cores * num_gpus / gpus_on_machine, 1)
-        ram_total_mb = rng.choice((64, 128, 256, 512, 1024, 2048)) * 1024 * (2 if server else 1)
-        cpu_ram = int(ram_total_mb * num_gpus / gpus_on_machine)
+        # cpu_ram is the whole machine's, as Vast reports it (not the offer's share)
+        cpu_ram = rng.choice((64, 128, 256, 512, 1024, 2048)) * 1024 * (2 if server else 1)
         vram = rng.choice(model.vram_mb)
         # price per GPU: skewed toward the cheap end, like a real market
         spread = rng.random() ** 1.6
@@ -391,12 +391,14 @@ def priced_offer(
 ) -> dict[str, Any]:
     """A copy of ``offer`` with the fields that depend on the request filled in.
 
-    ``dph_total`` is the compute price (``min_bid`` for an interruptible search)
-    plus storage at ``storage_gb``; ``dlperf_per_dphtotal``, ``flops_per_dphtotal``
-    and ``score`` follow from it.
+    ``dph_total`` is the on-demand compute price plus storage at ``storage_gb``,
+    for an interruptible (``bid``) search too: whether Vast prices those at
+    ``min_bid`` is not documented, so clients compute a bid price from ``min_bid``
+    and ``storage_cost`` themselves. ``dlperf_per_dphtotal``, ``flops_per_dphtotal``
+    and ``score`` follow from ``dph_total``.
     """
     out = dict(offer)
-    compute = offer["min_bid"] if bid else offer["dph_base"]
+    compute = offer["dph_base"]
     storage = offer["storage_cost"] * storage_gb / STORAGE_HOURS_PER_MONTH
     dph_total = round(compute + storage, 6)
     out["dph_total"] = dph_total

@@ -134,6 +134,8 @@ def serve(
     req.nodestroy = decision.nodestroy
     req.nographql = decision.nographql
     req.noport = decision.noport
+    req.schedfail = decision.schedfail
+    req.fate = decision.fate
     failure = decision.failure
     if failure is None:
         return _safely(api, req)
@@ -141,6 +143,10 @@ def serve(
         return api.unauthorized(req)
     if failure.kind == "ratelimit":
         return api.rate_limited(req)
+    if failure.kind == "ratelimit-retry":
+        limited = api.rate_limited(req)
+        limited.headers["Retry-After"] = "1"
+        return limited
     if failure.kind == "error":
         return api.error_response(failure.value, req)
     return truncated(_safely(api, req))
@@ -265,6 +271,7 @@ class DemoCloud:
         self.cloud.ssh_endpoint_provider = self._serve_ssh
         self.cloud.on_destroy.append(self._forget_ssh)
         self.vast_api = VastAPI(self.cloud, VAST_DEMO_KEY)
+        self.vast_api.proxy_endpoint_provider = self._ssh_proxy
         self.runpod_api = RunPodAPI(self.cloud, RUNPOD_DEMO_KEY)
         self.vast_url = ""
         self.runpod_url = ""
@@ -289,6 +296,10 @@ class DemoCloud:
             return cloud.authorized_keys(platform, current) if current is not None else []
 
         return self.ssh_hosts.ensure_host(self._host_key(inst), cloud.sandbox_dir(inst), keys)
+
+    def _ssh_proxy(self, inst: SimInstance) -> tuple[str, int] | None:
+        """The second port of a served instance's SSH server, standing in for Vast's proxy."""
+        return self.ssh_hosts.proxy_endpoint(self._host_key(inst))
 
     def _forget_ssh(self, inst: SimInstance) -> None:
         """A destroyed instance's SSH server and every process it ran go with it."""

@@ -1,7 +1,8 @@
 """Demo SSH hosts: each simulated instance is a real SSH server on 127.0.0.1.
 
-Every demo instance gets its own asyncssh listener; all listeners share one
-asyncio loop running in a daemon thread. Commands run as the local user in a
+Every demo instance gets its own asyncssh listener, plus a second one on
+another port standing in for Vast's SSH proxy (same server, same host key);
+all listeners share one asyncio loop running in a daemon thread. Commands run as the local user in a
 sandbox directory that stands in for the instance's ``/workspace``, so the
 production code paths (fabric/paramiko, OpenSSH ``ssh``/``scp``/``sftp`` and
 rsync in both directions) work unchanged against the demo cloud.
@@ -312,6 +313,9 @@ class _Host:
     pgids_file: Path
     port: int = 0
     acceptor: asyncssh.SSHAcceptor | None = None
+    proxy_port: int = 0
+    """A second port of the same server: the instance's "proxy" endpoint."""
+    proxy_acceptor: asyncssh.SSHAcceptor | None = None
     connections: set[asyncssh.SSHServerConnection] = field(default_factory=set)
     sessions: set[_Session] = field(default_factory=set)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -548,6 +552,15 @@ class DemoSSHHosts:
             port = host.port
         return f"[{LOOPBACK}]:{port} {self.host_public_key(instance_key)}"
 
+    def proxy_endpoint(self, instance_key: str) -> tuple[str, int] | None:
+        """The second ``(host, port)`` the host's server answers on (its "proxy"), or None
+        when this process does not serve it."""
+        with self._lock:
+            host = self._hosts.get(instance_key)
+            if host is None or not host.proxy_port:
+                return None
+            return LOOPBACK, host.proxy_port
+
     def served(self) -> dict[str, int]:
         """Instance keys served by this process and their ports."""
         with self._lock:
@@ -722,10 +735,20 @@ class DemoSSHHosts:
     # ---------------------------------------------------------------- on the loop
 
     async def _listen(self, host: _Host) -> None:
+        acceptor = await self._acceptor(host)
+        host.acceptor = acceptor
+        host.port = acceptor.get_port()
+        proxy = await self._acceptor(host)
+        host.proxy_acceptor = proxy
+        host.proxy_port = proxy.get_port()
+
+    async def _acceptor(self, host: _Host) -> asyncssh.SSHAcceptor:
+        """A new listener on a free loopback port serving ``host``."""
+
         def process_factory(process: asyncssh.SSHServerProcess[bytes]) -> Any:
             return self._serve_session(host, process)
 
-        acceptor = await asyncssh.create_server(
+        return await asyncssh.create_server(
             lambda: _HostServer(host),
             LOOPBACK,
             0,
@@ -739,8 +762,6 @@ class DemoSSHHosts:
             agent_forwarding=False,
             x11_forwarding=False,
         )
-        host.acceptor = acceptor
-        host.port = acceptor.get_port()
 
     async def _shutdown(self) -> None:
         for host in list(self._hosts.values()):
@@ -754,11 +775,12 @@ class DemoSSHHosts:
 
     async def _close_host(self, host: _Host) -> None:
         """Stop listening, kill the host's running sessions, close its connections."""
-        if host.acceptor is not None:
-            host.acceptor.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(host.acceptor.wait_closed(), 5)
-            host.acceptor = None
+        for acceptor in (host.acceptor, host.proxy_acceptor):
+            if acceptor is not None:
+                acceptor.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(acceptor.wait_closed(), 5)
+        host.acceptor = host.proxy_acceptor = None
         for session in list(host.sessions):
             _signal_group(session.pgid, signal.SIGKILL)
         for conn in list(host.connections):

@@ -4,6 +4,15 @@ Requests and answers follow Vast's real paths and shapes (``/api/v0/bundles/``,
 ``/api/v1/instances/`` with token paging, ``/api/v0/asks/{id}/``, ...), so the
 official client works against it unchanged. A search without ``limit`` answers
 the first 64 offers in the requested order, as Vast's default page does.
+
+Vast's unpleasant habits are kept: a create that fails (bid too low, or the
+``schedfail`` fault) leaves a stopped instance billing storage unless the body
+asks for ``cancel_unavail``; ``start_date`` is the creation time and
+``uptime_mins`` counts from the last start; a second destroy answers
+``200 {"success": false, "error": "no_such_instance"}``; ``ssh_host``/``ssh_port``
+name the SSH *proxy*, a second port of the instance's demo SSH server (for
+Jupyter run types ``ssh_port`` is the proxy's port minus one, as on Vast); offer
+searches count against a daily quota per API key.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import base64
 import functools
 import itertools
 import json
+import os
 import re
 import shutil
 import threading
@@ -20,14 +30,27 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from vp_tui.sim.cloud import Observation, SimCloud, SimError, SimInstance
-from vp_tui.sim.faults import HttpRequest, HttpResponse
-from vp_tui.sim.market import priced_offer
+from vp_tui.sim.cloud import (
+    OCI_ERROR,
+    CreateLeftStopped,
+    Observation,
+    SimCloud,
+    SimError,
+    SimInstance,
+)
+from vp_tui.sim.faults import VAST_FATES, HttpRequest, HttpResponse
+from vp_tui.sim.market import priced_offer, unit_hash
 
 DEFAULT_SEARCH_LIMIT = 64
 MAX_SEARCH_LIMIT = 10_000
 INSTANCE_PAGE_LIMIT = 25
 USER_ID = 412_977
+DEFAULT_SEARCH_QUOTA = 5000
+"""Offer searches allowed per API key per UTC day unless ``VP_SIM_VAST_SEARCH_QUOTA`` says."""
+SEARCH_QUOTA_ENV = "VP_SIM_VAST_SEARCH_QUOTA"
+DAY = 86400.0
+
+EndpointProvider = Callable[[SimInstance], "tuple[str, int] | None"]
 
 _NOT_FILTERS = {"order", "type", "limit", "allocated_storage", "disable_bundling", "select_cols"}
 _MISSING = object()
@@ -56,6 +79,48 @@ _REASONS = {
 
 def _error(status: int, error: str, msg: str) -> HttpResponse:
     return HttpResponse.json_body(status, {"success": False, "error": error, "msg": msg})
+
+
+def search_quota_from_env() -> int:
+    """The daily search quota: ``$VP_SIM_VAST_SEARCH_QUOTA``, else :data:`DEFAULT_SEARCH_QUOTA`."""
+    raw = os.environ.get(SEARCH_QUOTA_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_SEARCH_QUOTA
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"{SEARCH_QUOTA_ENV}={raw!r} is not a whole number of searches")
+    return int(text)
+
+
+_FATE_ROWS: dict[str, tuple[str, str]] = {
+    "frozen": ("frozen", "Instance frozen: paused with its memory kept"),
+    "offline": ("offline", "Host is offline: lost contact with the machine"),
+    "unknown": ("unknown", "Instance state unknown"),
+}
+"""``actual_status`` and ``status_msg`` of an instance whose fate struck after booting."""
+
+
+def _is_jupyter(runtype: str) -> bool:
+    return "jupyter" in runtype
+
+
+def _port_mappings(inst: SimInstance, ssh_port: int) -> dict[str, list[dict[str, str]]]:
+    """Docker-style ``ports`` of a running instance: 22/tcp on its SSH port, and every
+    ``-p HOST:CONTAINER[/udp]`` of its env on a host port of its own (protocol kept)."""
+    ports = {"22/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(ssh_port)}]}
+    for key in inst.env:
+        if not key.startswith("-p "):
+            continue
+        container = key[3:].strip().rpartition(":")[2]
+        number, _, proto = container.partition("/")
+        if not number.isdigit():
+            continue
+        name = f"{int(number)}/{(proto or 'tcp').lower()}"
+        if name in ports:
+            continue
+        host_port = 40_000 + int(unit_hash(inst.id, name) * 20_000)
+        ports[name] = [{"HostIp": "0.0.0.0", "HostPort": str(host_port)}]
+    return ports
 
 
 # ---------------------------------------------------------------------------
@@ -209,9 +274,17 @@ class VastAPI:
 
     platform = "vast"
 
-    def __init__(self, cloud: SimCloud, api_key: str) -> None:
+    def __init__(self, cloud: SimCloud, api_key: str, *, search_quota: int | None = None) -> None:
         self.cloud = cloud
         self._api_key = api_key
+        self.search_quota: int = search_quota_from_env() if search_quota is None else search_quota
+        """Offer searches (``POST /api/v0/bundles/``) allowed per API key per UTC day of the
+        cloud's clock; settable at any time. Counts live in this object (per process)."""
+        self.proxy_endpoint_provider: EndpointProvider | None = None
+        """Maps a running instance to its SSH proxy ``(host, port)`` (set by the demo
+        cloud); without one, or when it answers None, the proxy is the direct endpoint."""
+        self._search_counts: dict[tuple[str, int], int] = {}
+        self._quota_lock = threading.Lock()
         self._results: dict[str, str] = {}
         self._results_lock = threading.Lock()
         self._result_ids = itertools.count(1)
@@ -361,7 +434,36 @@ class VastAPI:
         return found[: max(0, min(count, MAX_SEARCH_LIMIT))]
 
     def _search_offers(self, req: HttpRequest) -> HttpResponse:
+        if not self._count_search(req.bearer() or ""):
+            return _error(
+                429,
+                "search_quota_exceeded",
+                "Daily search quota exceeded; it resets at 00:00 UTC",
+            )
         return HttpResponse.json_body(200, {"offers": self._search(self._body(req))})
+
+    def _count_search(self, api_key: str) -> bool:
+        """Count one search against ``api_key``'s quota for today; False when it is spent."""
+        day = int(self.cloud.now() // DAY)
+        with self._quota_lock:
+            for old in [k for k in self._search_counts if k[1] != day]:
+                del self._search_counts[old]
+            used = self._search_counts.get((api_key, day), 0)
+            if used >= self.search_quota:
+                return False
+            self._search_counts[(api_key, day)] = used + 1
+            return True
+
+    def searches_today(self, api_key: str | None = None) -> int:
+        """Searches counted today (cloud clock, UTC) for ``api_key`` (default: the demo key)."""
+        day = int(self.cloud.now() // DAY)
+        with self._quota_lock:
+            return self._search_counts.get((api_key or self._api_key, day), 0)
+
+    def reset_search_counts(self) -> None:
+        """Forget every search counted so far: each key's quota is whole again."""
+        with self._quota_lock:
+            self._search_counts.clear()
 
     def _search_asks(self, req: HttpRequest) -> HttpResponse:
         body = self._body(req)
@@ -374,24 +476,21 @@ class VastAPI:
     def row(self, inst: SimInstance, obs: Observation, now: float) -> dict[str, Any]:
         """An instance as Vast's instance listings describe it."""
         offer = inst.offer
-        phase = obs.phase
-        if phase == "starting":
-            actual = None if obs.first_boot and obs.boot_fraction < 0.25 else "loading"
-            intended, cur_state = "running", "running"
-            if actual is None:
-                status_msg = "Scheduling instance on host"
-            elif obs.boot_fraction < 0.6:
-                status_msg = f"Pulling image {inst.image}"
-            else:
-                status_msg = "Image pulled, starting container"
-        elif phase == "running":
-            actual, intended, cur_state = "running", "running", "running"
-            status_msg = f"success, running {inst.image}"
-        else:
-            actual, intended, cur_state = "exited", "stopped", "stopped"
-            status_msg = "Instance stopped"
+        actual, intended, cur_state, status_msg = self._status(inst, obs)
         endpoint = obs.endpoint
-        gpu_util = self.cloud.gpu_util(inst, now) if phase == "running" else 0.0
+        up = actual == "running"
+        gpu_util = self.cloud.gpu_util(inst, now) if up else 0.0
+        proxy = None
+        if endpoint is not None and self.proxy_endpoint_provider is not None:
+            proxy = self.proxy_endpoint_provider(inst)
+        proxy = proxy or endpoint
+        runtype = str(inst.extra.get("runtype") or "ssh_proxy")
+        ssh_port = None
+        if proxy is not None:
+            ssh_port = proxy[1] - 1 if _is_jupyter(runtype) else proxy[1]
+        cores = offer.get("cpu_cores") or 0
+        share = (offer.get("cpu_cores_effective") or 0) / cores if cores else 1.0
+        mem_limit_gb = (offer.get("cpu_ram") or 0) * share / 1024
         geolocation = offer.get("geolocation", "")
         compute = inst.price_per_hour - inst.storage_per_hour
         duration = float(offer.get("duration", 30 * 86400.0))
@@ -409,7 +508,7 @@ class VastAPI:
             "status_msg": status_msg,
             "image_uuid": inst.image,
             "image_args": [],
-            "image_runtype": inst.extra.get("runtype", "ssh_proxy"),
+            "image_runtype": runtype,
             "onstart": inst.onstart,
             "extra_env": [[k, v] for k, v in inst.env.items() if not k.startswith("-")],
             "template_id": None,
@@ -421,7 +520,7 @@ class VastAPI:
             "gpu_totalram": offer.get("gpu_total_ram"),
             "gpu_arch": offer.get("gpu_arch", "nvidia"),
             "gpu_util": gpu_util,
-            "gpu_temp": round(34.0 + gpu_util * 0.45, 1) if phase == "running" else None,
+            "gpu_temp": round(34.0 + gpu_util * 0.45, 1) if up else None,
             "gpu_frac": offer.get("gpu_frac"),
             "gpu_lanes": offer.get("gpu_lanes"),
             "gpu_mem_bw": offer.get("gpu_mem_bw"),
@@ -435,10 +534,8 @@ class VastAPI:
             "cpu_cores_effective": offer.get("cpu_cores_effective"),
             "cpu_ram": offer.get("cpu_ram"),
             "cpu_util": round(gpu_util * 0.3, 1),
-            "mem_limit": round((offer.get("cpu_ram") or 0) / 1024, 3),
-            "mem_usage": round((offer.get("cpu_ram") or 0) / 1024 * 0.1, 3)
-            if phase == "running"
-            else 0.0,
+            "mem_limit": round(mem_limit_gb, 3),
+            "mem_usage": round(mem_limit_gb * 0.1, 3) if up else 0.0,
             "disk_space": inst.disk,
             "disk_usage": round(min(inst.disk, 2.1), 3),
             "disk_util": round(min(inst.disk, 2.1) / inst.disk * 100, 2) if inst.disk else 0.0,
@@ -454,23 +551,19 @@ class VastAPI:
             "dph_base": round(compute, 6),
             "storage_cost": offer.get("storage_cost"),
             "storage_total_cost": round(inst.storage_per_hour, 6),
-            "min_bid": offer.get("min_bid"),
+            "min_bid": inst.extra.get("min_bid", offer.get("min_bid")),
             "is_bid": inst.is_bid,
             "credit_discount_max": offer.get("credit_discount_max"),
             "start_date": inst.created_at,
             "end_date": round(inst.created_at + duration, 1),
-            "uptime_mins": round(max(0.0, now - inst.started_at) / 60, 2)
-            if phase == "running"
-            else None,
+            "uptime_mins": round(max(0.0, now - inst.started_at) / 60, 2) if up else None,
             "time_remaining": "",
             "time_remaining_isbid": "",
-            "ssh_host": endpoint[0] if endpoint else None,
-            "ssh_port": endpoint[1] if endpoint else None,
+            "ssh_host": proxy[0] if proxy else None,
+            "ssh_port": ssh_port,
             "ssh_idx": None,
             "public_ipaddr": endpoint[0] if endpoint else None,
-            "ports": {"22/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(endpoint[1])}]}
-            if endpoint
-            else {},
+            "ports": _port_mappings(inst, endpoint[1]) if endpoint else {},
             "direct_port_start": endpoint[1] if endpoint else -1,
             "direct_port_end": endpoint[1] if endpoint else -1,
             "direct_port_count": offer.get("direct_port_count"),
@@ -494,6 +587,28 @@ class VastAPI:
             "webpage": None,
             "logo": "/static/logos/vastai_small2.png",
         }
+
+    def _status(self, inst: SimInstance, obs: Observation) -> tuple[str | None, str, str, str]:
+        """``(actual_status, intended_status, cur_state, status_msg)`` of an instance."""
+        if obs.phase == "starting":
+            if inst.extra.get("boot") == "reboot":
+                return "rebooting", "running", "running", "Rebooting instance"
+            if obs.first_boot and obs.boot_fraction < 0.25:
+                return None, "running", "running", "Scheduling instance on host"
+            if obs.boot_fraction < 0.6:
+                return "loading", "running", "running", f"Pulling image {inst.image}"
+            return "loading", "running", "running", "Image pulled, starting container"
+        if obs.phase == "running":
+            if obs.fate == "ocifail":
+                return "created", "running", "running", OCI_ERROR
+            if obs.fate in _FATE_ROWS:
+                actual, msg = _FATE_ROWS[obs.fate]
+                return actual, "running", "running", msg
+            return "running", "running", "running", f"success, running {inst.image}"
+        failure = inst.extra.get("create_failure")
+        if isinstance(failure, dict):
+            return "created", "stopped", "stopped", str(failure.get("msg") or "")
+        return "exited", "stopped", "stopped", str(inst.extra.get("stop_msg") or "Instance stopped")
 
     def _rows(self, now: float) -> list[dict[str, Any]]:
         rows = []
@@ -592,25 +707,46 @@ class VastAPI:
         if not image and body.get("template_hash_id"):
             image = "vastai/base-image:latest"
         price = body.get("price")
-        inst = self.cloud.create_vast(
-            int(id),
-            image=image,
-            disk=float(body.get("disk") or 10.0),
-            env={str(k): "" if v is None else str(v) for k, v in env.items()},
-            label=body.get("label"),
-            onstart=body.get("onstart"),
-            bid_price=float(price) if price not in (None, "") else None,
-            runtype=body.get("runtype"),
-        )
+        try:
+            inst = self.cloud.create_vast(
+                int(id),
+                image=image,
+                disk=float(body.get("disk") or 10.0),
+                env={str(k): "" if v is None else str(v) for k, v in env.items()},
+                label=body.get("label"),
+                onstart=body.get("onstart"),
+                bid_price=float(price) if price not in (None, "") else None,
+                runtype=body.get("runtype"),
+                cancel_unavail=body.get("cancel_unavail") is True,
+                schedule_fails=req.schedfail,
+                fate=req.fate if req.fate in VAST_FATES else None,
+            )
+        except CreateLeftStopped as failed:
+            return HttpResponse.json_body(
+                200,
+                {
+                    "success": False,
+                    "error": failed.code,
+                    "msg": failed.message,
+                    "new_contract": int(failed.instance.id),
+                },
+            )
         return HttpResponse.json_body(200, {"success": True, "new_contract": int(inst.id)})
 
-    def _destroy(self, req: HttpRequest, instance_id: str) -> None:
-        self._instance(instance_id)
+    def _destroy(self, req: HttpRequest, instance_id: str) -> bool:
+        """Destroy one instance (unless ``nodestroy``); False when there is none to destroy."""
+        if self.cloud.get("vast", instance_id) is None:
+            return False
         if not req.nodestroy:
-            self.cloud.destroy("vast", instance_id)
+            try:
+                self.cloud.destroy("vast", instance_id)
+            except SimError:
+                return False  # destroyed meanwhile by another request
+        return True
 
     def _destroy_instance(self, req: HttpRequest, id: str) -> HttpResponse:
-        self._destroy(req, id)
+        if not self._destroy(req, id):
+            return _error(200, "no_such_instance", "Instance ID not found")
         return HttpResponse.json_body(200, {"success": True})
 
     def _destroy_instances(self, req: HttpRequest) -> HttpResponse:

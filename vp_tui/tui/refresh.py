@@ -54,7 +54,7 @@ class RefreshMixin(DashboardBase):
         """Seconds between offer refreshes."""
         if self._offers_seconds is not None:
             return self._offers_seconds
-        return self.context.settings.general.refresh_seconds if self.context else 30.0
+        return self.context.settings.general.refresh_seconds if self.context else 300.0
 
     def instances_interval(self) -> float:
         """Seconds until the next instance listing: short while something is changing."""

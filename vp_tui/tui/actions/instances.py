@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from vp_tui.core.cancel import Cancelled
-from vp_tui.core.costs import spent_so_far
+from vp_tui.core.costs import hourly_rate, spent_so_far
 from vp_tui.core.models import Instance, InstanceState
 from vp_tui.core.money import format_money, format_price
 from vp_tui.tui.base import DashboardBase, user_errors
@@ -260,7 +260,7 @@ class InstanceActions(DashboardBase):
             f"{instance.platform} {instance.instance_id}"
             f"{' ' + instance.label if instance.label else ''}\n"
             f"{instance.gpu_count}x {instance.gpu or instance.gpu_raw}, "
-            f"{format_price(instance.price_per_hour)}/h, "
+            f"{format_price(hourly_rate(instance))}/h now, "
             f"spent so far {format_money(spent_so_far(instance, now))}\n"
             f"Running jobs: {jobs}\n\nIts disk and everything on it is lost."
         )

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
-from vp_tui.core.costs import spent_so_far
+from vp_tui.core.costs import hourly_rate, spent_so_far
 from vp_tui.core.money import format_duration, format_money, format_price
 from vp_tui.core.states import InstanceState
 from vp_tui.core.text import visible
@@ -33,6 +33,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 STATE_STYLES: dict[InstanceState, str] = {
     InstanceState.RUNNING: "bold $success",
+    InstanceState.FROZEN: "$warning",
     InstanceState.PROVISIONING: "$warning",
     InstanceState.STARTING: "$warning",
     InstanceState.STOPPING: "$warning",
@@ -97,7 +98,7 @@ class InstancesTable(DataTable[Text | str]):
     def _cells(self, instance: Instance, now: datetime) -> dict[str, Text | str]:
         override = self.overrides.get(instance.key)
         state = override.state if override else instance.state
-        label = str(state)
+        label = "out-bid" if instance.outbid and override is None else str(state)
         if override and override.note:
             label = f"{state}: {override.note}"
         style = theme_style(self.app, STATE_STYLES.get(state, ""))
@@ -117,7 +118,7 @@ class InstancesTable(DataTable[Text | str]):
             "gpu": Text(visible(gpu)),
             "state": Text(label, style=style),
             "uptime": format_duration(instance.uptime_at(now)),
-            "price": Text(format_price(instance.price_per_hour), justify="right"),
+            "price": Text(format_price(hourly_rate(instance)), justify="right"),
             "spent": Text(format_money(spent_so_far(instance, now)), justify="right"),
             "util": Text(util, justify="right"),
         }
