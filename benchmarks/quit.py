@@ -10,7 +10,8 @@ States:
 - slow API: every demo API answer takes 5 s (``VP_SIM_FAULTS=*:latency=5000``)
   and `q` comes while the first fetches are in flight;
 - launching: an instance is booting (``VP_SIM_BOOT_SECONDS=600``) and the
-  dashboard is polling it for readiness.
+  dashboard is polling it for readiness; it bills, so `q` has opened the quit
+  dialog and the `q` timed is the second one (quit, leaving it running).
 
 Run: ``python benchmarks/quit.py [runs]`` (needs tmux; default 7 runs per state).
 """
@@ -101,9 +102,12 @@ def main() -> None:
         loaded(name)
         _keys(name, "/", "vast 3090", "Enter", "Enter")
         time.sleep(0.5)
-        _keys(name, "Enter")
+        _keys(name, "C-s")  # launch
         _wait(name, ("provisioning", "starting"), 60)  # it exists; readiness polling runs
         time.sleep(1.0)
+        # It bills: the first `q` opens the quit dialog; the timed one quits leaving it.
+        _keys(name, "q")
+        _wait(name, "still billing", 30)
 
     states: list[tuple[str, str, dict[str, str], Callable[[str], None]]] = [
         ("bare Textual app", bare, {}, lambda name: _wait(name, "row-3", 30)),

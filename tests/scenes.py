@@ -58,6 +58,9 @@ SCENES: dict[str, Scene] = {
         Scene("log", "A job's output in the log pane", keys=("4",)),
         Scene("help", "Every key", keys=("question_mark",)),
         Scene(
+            "quit", "Quitting with two instances billing: leave, stop, destroy or stay", keys=("q",)
+        ),
+        Scene(
             "error",
             "RunPod failing: error mark and notification, Vast still listed",
             faults="runpod:error=500",
@@ -136,8 +139,15 @@ def run_before(scene: Scene, app: VpApp) -> Callable[[Pilot[None]], Awaitable[No
 
     async def steps(pilot: Pilot[None]) -> None:
         assert isinstance(app, VpApp)
+
+        def loaded() -> bool:
+            if app.context is None or not app.fleet_loaded.is_set():
+                return False
+            balances = set(app.state.accounts) | set(app.state.account_errors)
+            return app.offers_loaded.is_set() and balances >= set(app.context.platforms)
+
         for _ in range(400):
-            if app.offers_loaded.is_set() and app.fleet_loaded.is_set():
+            if loaded():
                 break
             await asyncio.sleep(0.05)
         await settled()
@@ -152,6 +162,17 @@ def run_before(scene: Scene, app: VpApp) -> Callable[[Pilot[None]], Awaitable[No
                 await asyncio.sleep(0.05)
         if not scene.faults:
             app.clear_notifications()
+        else:  # the failures arrive in any order: show them in one
+            shown = sorted(app._notifications, key=lambda n: (n.title, n.message))
+            app.clear_notifications()
+            for note in shown:
+                app.notify(
+                    note.message,
+                    title=note.title,
+                    severity=note.severity,
+                    timeout=note.timeout,
+                    markup=False,
+                )
         for key in scene.keys:
             await pilot.press(key)
             await pilot.pause()

@@ -35,7 +35,7 @@ def call(argv: list[str]) -> int:
 
 def rent(capsys: pytest.CaptureFixture[str]) -> str:
     capsys.readouterr()
-    argv = ["--demo", "create-instance", "--platform", "vast", "--gpu-type", "RTX_4090"]
+    argv = ["--demo", "create-instance", "--yes", "--platform", "vast", "--gpu-type", "RTX_4090"]
     assert vp([*argv, "--max-price", "1", "--wait", "--json"]) == 0
     return str(json.loads(capsys.readouterr().out)["instance_id"])
 

@@ -93,8 +93,8 @@ def test_price_cap_error_names_cheapest(capsys: pytest.CaptureFixture[str]) -> N
 @pytest.mark.parametrize("platform", ["vast", "runpod"])
 def test_create_list_stop_start_destroy(platform: str, capsys: pytest.CaptureFixture[str]) -> None:
     created = run_json(
-        ["create-instance", "--platform", platform, "--gpu-type", "RTX_4090", "--max-price", "1",
-         "--label", "cli-test", "--wait", "--timeout", "60"],
+        ["create-instance", "-y", "--platform", platform, "--gpu-type", "RTX_4090",
+         "--max-price", "1", "--label", "cli-test", "--wait", "--timeout", "60"],
         capsys,
     )  # fmt: skip
     assert isinstance(created, dict)
@@ -125,7 +125,9 @@ def test_create_list_stop_start_destroy(platform: str, capsys: pytest.CaptureFix
 def test_unverified_destroy_is_an_error(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    created = run_json(["create-instance", "--platform", "vast", "--gpu-type", "RTX_3090"], capsys)
+    created = run_json(
+        ["create-instance", "-y", "--platform", "vast", "--gpu-type", "RTX_3090"], capsys
+    )
     instance_id = created["instance_id"]  # type: ignore[index]
     monkeypatch.setenv("VP_SIM_FAULTS", "vast:nodestroy")
     assert vp(["--demo", "destroy-instance", instance_id, "--yes", "--timeout", "1"]) == 1
@@ -138,7 +140,7 @@ def test_unverified_destroy_is_an_error(
 
 def test_destroy_needs_yes_off_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     created = run_json(
-        ["create-instance", "--platform", "runpod", "--gpu-type", "RTX_A4000"], capsys
+        ["create-instance", "--yes", "--platform", "runpod", "--gpu-type", "RTX_A4000"], capsys
     )
     assert vp(["--demo", "destroy-instance", created["instance_id"]]) == 2  # type: ignore[index]
     assert "--yes" in capsys.readouterr().err
@@ -151,7 +153,7 @@ def test_destroy_unknown_instance(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_demo_reset_forgets_instances(capsys: pytest.CaptureFixture[str]) -> None:
-    run_json(["create-instance", "--platform", "vast", "--gpu-type", "RTX_3090"], capsys)
+    run_json(["create-instance", "--yes", "--platform", "vast", "--gpu-type", "RTX_3090"], capsys)
     assert vp(["demo", "reset"]) == 0
     assert run_json(["list-instances"], capsys) == []
 
@@ -197,7 +199,9 @@ def test_list_instances_with_a_failing_platform_prints_the_rest_and_exits_1(
     assert "runpod" in captured.err and "500" in captured.err
 
     monkeypatch.delenv("VP_SIM_FAULTS")
-    created = run_json(["create-instance", "--platform", "vast", "--gpu-type", "RTX_3090"], capsys)
+    created = run_json(
+        ["create-instance", "-y", "--platform", "vast", "--gpu-type", "RTX_3090"], capsys
+    )
     instance_id = created["instance_id"]  # type: ignore[index]
     monkeypatch.setenv("VP_SIM_FAULTS", "runpod:error=500")
     assert vp(["--demo", "list-instances"]) == 1
@@ -218,7 +222,16 @@ def test_stop_and_start_are_verified(
 ) -> None:
     monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "1.5")
     created = run_json(
-        ["create-instance", "--platform", platform, "--gpu-type", "RTX_4090", "--max-price", "1"],
+        [
+            "create-instance",
+            "-y",
+            "--platform",
+            platform,
+            "--gpu-type",
+            "RTX_4090",
+            "--max-price",
+            "1",
+        ],
         capsys,
     )
     instance_id = created["instance_id"]  # type: ignore[index]
@@ -226,7 +239,8 @@ def test_stop_and_start_are_verified(
     assert "stopped (verified" in capsys.readouterr().out
     stopped = run_json(["list-instances"], capsys)[0]  # type: ignore[index]
     assert stopped["state"] == "stopped"
-    assert stopped["spent"] is None  # past runs are not in what the platform reports
+    # What it billed since vp-tui rented it, from the spend ledger (past runs included).
+    assert stopped["spent"] is not None and stopped["spent"] > 0
 
     assert vp(["--demo", "start-instance", instance_id]) == 0
     assert f"{instance_id} running (verified)" in capsys.readouterr().out
@@ -234,7 +248,9 @@ def test_stop_and_start_are_verified(
 
 
 def test_no_wait_only_requests(capsys: pytest.CaptureFixture[str]) -> None:
-    created = run_json(["create-instance", "--platform", "vast", "--gpu-type", "RTX_3090"], capsys)
+    created = run_json(
+        ["create-instance", "-y", "--platform", "vast", "--gpu-type", "RTX_3090"], capsys
+    )
     instance_id = created["instance_id"]  # type: ignore[index]
     assert vp(["--demo", "stop-instance", instance_id, "--no-wait"]) == 0
     out = capsys.readouterr().out
@@ -248,7 +264,7 @@ def test_a_start_not_seen_in_time_is_an_error_naming_the_last_state(
 ) -> None:
     monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "60")
     created = run_json(
-        ["create-instance", "--platform", "runpod", "--gpu-type", "RTX_A4000"], capsys
+        ["create-instance", "--yes", "--platform", "runpod", "--gpu-type", "RTX_A4000"], capsys
     )
     instance_id = created["instance_id"]  # type: ignore[index]
     assert vp(["--demo", "stop-instance", instance_id]) == 0

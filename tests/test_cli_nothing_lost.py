@@ -45,7 +45,7 @@ def slow_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo
 def rent(capsys: pytest.CaptureFixture[str], platform: str = "vast") -> str:
     capsys.readouterr()
     gpu = "RTX_4090" if platform == "vast" else "RTX_A4000"
-    argv = ["--demo", "create-instance", "--platform", platform, "--gpu-type", gpu, "--wait"]
+    argv = ["--demo", "create-instance", "-y", "--platform", platform, "--gpu-type", gpu, "--wait"]
     assert vp([*argv, "--max-price", "1", "--json"]) == 0
     return str(json.loads(capsys.readouterr().out)["instance_id"])
 
@@ -69,7 +69,7 @@ def test_launch_timeout_still_prints_the_instance_and_how_to_destroy_it(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "60")
-    argv = ["--demo", "create-instance", "--platform", "vast", "--gpu-type", "RTX_4090"]
+    argv = ["--demo", "create-instance", "--yes", "--platform", "vast", "--gpu-type", "RTX_4090"]
     status = vp([*argv, "--max-price", "1", "--wait", "--timeout", "0", "--json"])
     captured = capsys.readouterr()
     assert status == 1
@@ -84,7 +84,7 @@ def test_launch_timeout_without_json_names_the_instance(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "60")
-    argv = ["--demo", "create-instance", "--platform", "runpod", "--gpu-type", "RTX_A4000"]
+    argv = ["--demo", "create-instance", "--yes", "--platform", "runpod", "--gpu-type", "RTX_A4000"]
     assert vp([*argv, "--max-price", "1", "--wait", "--timeout", "0"]) == 1
     captured = capsys.readouterr()
     (instance_id,) = listed_ids(capsys)
@@ -110,7 +110,7 @@ def test_key_rejected_while_waiting_reports_the_created_instance(
     watcher = threading.Thread(target=reject_keys_once_waiting, daemon=True)
     watcher.start()
     try:
-        argv = ["--demo", "create-instance", "--platform", "vast", "--gpu-type", "RTX_4090"]
+        argv = ["--demo", "create-instance", "-y", "--platform", "vast", "--gpu-type", "RTX_4090"]
         status = vp([*argv, "--max-price", "1", "--wait", "--timeout", "60", "--json"])
     finally:
         done.set()

@@ -62,6 +62,7 @@ def rent(capsys: pytest.CaptureFixture[str], platform: str = "vast") -> str:
             [
                 "--demo",
                 "create-instance",
+                "--yes",
                 "--platform",
                 platform,
                 "--gpu-type",
@@ -226,3 +227,55 @@ def test_ssh_forget(capsys: pytest.CaptureFixture[str]) -> None:
     assert vp(["--demo", "ssh-forget", instance_id]) == 0
     assert "Forgot" in capsys.readouterr().out
     assert vp(["--demo", "ssh-forget", instance_id]) == 1
+
+
+def _listed(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    capsys.readouterr()
+    assert vp(["--demo", "list-instances", "--json"]) == 0
+    return [str(i["instance_id"]) for i in json.loads(capsys.readouterr().out)]
+
+
+def test_destroy_after_pulls_then_destroys_even_when_the_job_fails(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    instance_id = rent(capsys)
+    status = vp(
+        ["--demo", "run", "--destroy-after", "--project", str(project), "--", "python3 train.py"]
+    )
+    err = capsys.readouterr().err
+    assert status == 5, err  # the job's exit code, once the destroy is verified
+    assert (project / "outputs" / "weights ü.txt").read_text() == "w"  # pulled first
+    assert err.index("Pulled") < err.index(f"Destroyed vast instance {instance_id} (verified gone)")
+    assert instance_id not in _listed(capsys)
+
+
+def test_destroy_after_a_succeeding_job_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    instance_id = rent(capsys, "runpod")
+    status = vp(["--demo", "run", "--no-sync", "--no-pull", "--destroy-after", "--", "echo ok"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert captured.out == "ok\n"
+    assert "(verified gone)" in captured.err
+    assert instance_id not in _listed(capsys)
+
+
+def test_destroy_after_keeps_the_instance_when_the_pull_fails(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    instance_id = rent(capsys)
+    # Pulling into a directory below a file cannot work.
+    into = project / "keep.txt" / "results"
+    status = vp(
+        ["--demo", "run", "--destroy-after", "--project", str(project), "--pull-to", str(into),
+         "--", "python3 train.py"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert f"not destroying vast instance {instance_id}" in err
+    assert "still billing" in err and "verified gone" not in err
+    assert instance_id in _listed(capsys)
+
+
+def test_destroy_after_cannot_go_with_detach(capsys: pytest.CaptureFixture[str]) -> None:
+    assert vp(["--demo", "run", "--detach", "--destroy-after", "--", "true"]) == 2
+    assert "--detach" in capsys.readouterr().err

@@ -161,7 +161,7 @@ def test_vp_lists_a_label_and_a_command_that_look_like_markup(
     monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "0.3")
     monkeypatch.delenv("VP_SIM_FAULTS", raising=False)
     label = "[/x] [bold]"
-    assert vp(["--demo", "create-instance", "--gpu-type", "RTX_3090", "--label", label]) == 0
+    assert vp(["--demo", "create-instance", "-y", "--gpu-type", "RTX_3090", "--label", label]) == 0
     Store().save_job(_job("echo [red]hi[/red] [/x]"))
     capsys.readouterr()
     assert vp(["--demo", "list-instances"]) == 0

@@ -118,7 +118,7 @@ def test_vp_cancel_exits_nonzero_when_the_platform_refuses(
 ) -> None:
     monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "0.3")
     demo_cloud.stop()  # each `vp` below runs its own demo cloud on the same data dir
-    args = ["--demo", "create-instance", "--platform", "vast", "--gpu-type", "RTX_4090"]
+    args = ["--demo", "create-instance", "--yes", "--platform", "vast", "--gpu-type", "RTX_4090"]
     assert vp([*args, "--wait", "--json"]) == 0
     instance_id = str(json.loads(capsys.readouterr().out)["instance_id"])
     run = ["--demo", "run", "--instance-id", instance_id, "--no-sync", "--detach"]

@@ -45,7 +45,7 @@ def test_the_whole_loop_works_without_graphql(
     assert not any(o["interruptible"] for o in offers)
 
     created = run_json(
-        ["create-instance", "--platform", "runpod", "--gpu-type", "RTX_A4000", "--wait",
+        ["create-instance", "--yes", "--platform", "runpod", "--gpu-type", "RTX_A4000", "--wait",
          "--timeout", "60"],
         capsys,
     )  # fmt: skip
@@ -76,7 +76,7 @@ def test_a_pod_without_a_public_port_fails_the_launch_fast(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VP_SIM_FAULTS", "runpod:noport")
-    argv = ["--demo", "create-instance", "--platform", "runpod", "--gpu-type", "RTX_A4000"]
+    argv = ["--demo", "create-instance", "--yes", "--platform", "runpod", "--gpu-type", "RTX_A4000"]
     capsys.readouterr()
     assert vp([*argv, "--wait", "--timeout", "300"]) == 1
     err = capsys.readouterr().err
@@ -91,7 +91,7 @@ def test_any_image_is_reachable_with_the_keys_set_up_at_launch(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     created = run_json(
-        ["create-instance", "--platform", "runpod", "--gpu-type", "RTX_A4000", "--image",
+        ["create-instance", "--yes", "--platform", "runpod", "--gpu-type", "RTX_A4000", "--image",
          "ubuntu:24.04", "--wait", "--timeout", "60"],
         capsys,
     )  # fmt: skip
@@ -102,7 +102,7 @@ def test_any_image_is_reachable_with_the_keys_set_up_at_launch(
 
 
 def test_a_pod_that_errors_fails_the_launch_at_once(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["--demo", "create-instance", "--platform", "runpod", "--gpu-type", "RTX_A4000"]
+    argv = ["--demo", "create-instance", "--yes", "--platform", "runpod", "--gpu-type", "RTX_A4000"]
     capsys.readouterr()
     status = vp([*argv, "--image", "example/does-not-exist:1", "--wait", "--timeout", "300"])
     assert status == 1

@@ -13,6 +13,7 @@ from tui_helpers import notifications, running_app, wait_for
 from vp_tui.core.models import InstanceState, JobState
 from vp_tui.tui.screens.confirm import ConfirmScreen
 from vp_tui.tui.screens.create import CreateScreen
+from vp_tui.tui.screens.destroy import DestroyScreen
 from vp_tui.tui.screens.help import HelpScreen
 from vp_tui.tui.screens.jobs import JobsScreen
 from vp_tui.tui.screens.run import RunScreen
@@ -118,7 +119,7 @@ async def test_full_loop_create_run_pull_stop_destroy(tmp_path: Path) -> None:
         await wait_for(pilot, app.offers_loaded.is_set)
         await pilot.press("slash", *"runpod a4000", "enter", "enter")
         assert isinstance(app.screen, CreateScreen)
-        await pilot.press("enter")  # launch
+        await pilot.press("ctrl+s")  # launch
         instances = app.query_one("#instances", InstancesTable)
 
         def running() -> bool:
@@ -158,7 +159,7 @@ async def test_full_loop_create_run_pull_stop_destroy(tmp_path: Path) -> None:
         await wait_for(pilot, running, what="running again")
 
         await pilot.press("d")
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, DestroyScreen)
         await pilot.press("n")
         assert instances.row_count == 1
         await pilot.press("d", "y")
@@ -170,7 +171,7 @@ async def test_full_loop_create_run_pull_stop_destroy(tmp_path: Path) -> None:
 async def test_unverified_destroy_stays_red(tmp_path: Path) -> None:
     async with running_app(tmp_path, destroy_timeout=1.5) as (app, pilot, cloud):
         await wait_for(pilot, app.offers_loaded.is_set)
-        await pilot.press("slash", *"vast 3090", "enter", "enter", "enter")
+        await pilot.press("slash", *"vast 3090", "enter", "enter", "ctrl+s")
         instances = app.query_one("#instances", InstancesTable)
         await wait_for(pilot, lambda: instances.row_count == 1)
         cloud.set_faults("vast:nodestroy")
@@ -240,7 +241,7 @@ async def test_resize_to_tabs_and_back(tmp_path: Path) -> None:
 async def test_log_keys_and_cancel(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot, _):
         await wait_for(pilot, app.offers_loaded.is_set)
-        await pilot.press("slash", *"runpod a5000", "enter", "enter", "enter")
+        await pilot.press("slash", *"runpod a5000", "enter", "enter", "ctrl+s")
         instances = app.query_one("#instances", InstancesTable)
         await wait_for(
             pilot,
@@ -278,7 +279,7 @@ async def test_log_keys_and_cancel(tmp_path: Path) -> None:
 async def test_shell_in_a_headless_run_explains_itself(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot, _):
         await wait_for(pilot, app.offers_loaded.is_set)
-        await pilot.press("slash", *"vast 3090", "enter", "enter", "enter")
+        await pilot.press("slash", *"vast 3090", "enter", "enter", "ctrl+s")
         instances = app.query_one("#instances", InstancesTable)
         await wait_for(
             pilot,

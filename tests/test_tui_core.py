@@ -19,7 +19,8 @@ from vp_tui.sim.server import DemoCloud
 from vp_tui.tui.app import VpApp
 from vp_tui.tui.commands import binding_sections
 from vp_tui.tui.messages import AccountsLoaded, EngineReady, FleetLoaded, LogChunk
-from vp_tui.tui.screens.confirm import ConfirmScreen
+from vp_tui.tui.screens.destroy import DestroyScreen
+from vp_tui.tui.screens.quit import QuitScreen
 from vp_tui.tui.widgets.instances_table import InstancesTable
 from vp_tui.tui.widgets.platforms_pane import PlatformsPane
 
@@ -104,11 +105,14 @@ async def test_quit_while_a_launch_boots_returns_and_resumes_next_time(tmp_path:
         try:
             async with app.run_test(size=(140, 40)) as pilot:
                 await wait_for(pilot, app.offers_loaded.is_set)
-                await pilot.press("slash", *"vast 3090", "enter", "enter", "enter")
+                await pilot.press("slash", *"vast 3090", "enter", "enter", "ctrl+s")
                 store = context.job_service.store
                 await wait_for(pilot, lambda: bool(store.pending_launches()), what="launch")
                 assert any(w.group == "create" for w in app.workers)
-                await pilot.press("q")
+                await wait_for(pilot, lambda: bool(app.state.fleet.instances), what="listed")
+                await pilot.press("q")  # the booting instance bills: the quit dialog asks
+                assert isinstance(app.screen, QuitScreen)
+                await pilot.press("q")  # q again: quit, leaving it booting
         finally:
             context.close()
         assert app.return_code == 0
@@ -210,7 +214,7 @@ async def test_palette_offers_every_pane_action_from_the_bindings(tmp_path: Path
         await pilot.press(*"Instances: Destroy")
         await pilot.pause(0.5)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+        await wait_for(pilot, lambda: isinstance(app.screen, DestroyScreen), what="confirm")
         await pilot.press("n")
         assert table.row_count == 1
         assert next(iter(table.instances.values())).state is InstanceState.RUNNING

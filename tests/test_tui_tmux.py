@@ -98,7 +98,7 @@ def test_create_run_see_output_destroy(terminal: Terminal) -> None:
     terminal.send("Enter")
     terminal.send("Enter")  # create from the highlighted offer
     terminal.wait_for("Create on runpod")
-    terminal.send("Enter")  # launch
+    terminal.send("C-s")  # launch
     terminal.wait_for("Instance ready", timeout=90)
     terminal.send("3")
     terminal.send("r")

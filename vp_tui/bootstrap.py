@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from vp_tui.remote.keys import resolve_identity
 from vp_tui.remote.readiness import command_probe
 from vp_tui.services.fleet import Fleet
 from vp_tui.services.jobs import Jobs
+from vp_tui.services.ledger import Ledger
 from vp_tui.services.market import Market
 from vp_tui.services.store import Store
 
@@ -132,19 +134,17 @@ def build_context(
     def public_key() -> str:
         return resolve_identity(ssh).public_key()
 
-    fleet = Fleet(platforms, probe=command_probe(settings), public_key=public_key)
+    store = Store(data_dir / "vp-tui.sqlite3" if data_dir else None)
+    fleet = Fleet(
+        platforms, probe=command_probe(settings), public_key=public_key, ledger=Ledger(store)
+    )
     return Context(
         settings=settings,
         demo=use_demo,
         platforms=platforms,
         market=Market(platforms),
         fleet=fleet,
-        jobs=Jobs(
-            settings,
-            fleet,
-            Store(data_dir / "vp-tui.sqlite3" if data_dir else None),
-            logs_dir=data_dir / "jobs" if data_dir else None,
-        ),
+        jobs=Jobs(settings, fleet, store, logs_dir=data_dir / "jobs" if data_dir else None),
         demo_cloud=demo_cloud,
         owns_demo_cloud=owns,
     )
@@ -189,4 +189,6 @@ def frozen_demo_context(
     cloud = DemoCloud(state_dir / "demo", seed=seed, boot_seconds=0.0, faults=faults, clock=clock)
     context = build_context(demo_cloud=cloud.start(), data_dir=state_dir)
     context.owns_demo_cloud = True
+    if context.fleet.ledger is not None:  # the spend ledger keeps the same time
+        context.fleet.ledger.clock = lambda: datetime.fromtimestamp(clock(), UTC)
     return context

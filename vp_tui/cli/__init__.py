@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from vp_tui import __version__
-from vp_tui.cli import config_cmd, demo_cmd, instances_cmd, jobs_cmd, market_cmd
+from vp_tui.cli import (
+    config_cmd,
+    costs_cmd,
+    demo_cmd,
+    instances_cmd,
+    jobs_cmd,
+    market_cmd,
+)
 from vp_tui.cli.output import CliError, error
 from vp_tui.config import ConfigError, check_data_dir
 from vp_tui.logs import LEVELS, close_logging, setup_logging
@@ -50,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd.add_parsers(sub)
     market_cmd.add_parsers(sub)
     instances_cmd.add_parsers(sub)
+    costs_cmd.add_parsers(sub)
     jobs_cmd.add_parsers(sub)
     demo_cmd.add_parsers(sub)
     return parser

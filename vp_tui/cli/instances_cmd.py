@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,9 +20,12 @@ from vp_tui.cli.validate import (
 )
 from vp_tui.core.costs import hourly_rate, spent_so_far
 from vp_tui.core.gpus import canonical_gpu
+from vp_tui.core.launch_price import launch_price, per_day
 from vp_tui.core.models import Instance, LaunchSpec, Offer, PlatformName, PlatformStatus
 from vp_tui.core.money import format_duration, format_money, format_price
-from vp_tui.platforms.base import OfferQuery, PlatformError
+from vp_tui.core.text import visible
+from vp_tui.platforms.base import OfferQuery, PlatformError, check_price_cap
+from vp_tui.services.ledger import LedgerSnapshot, instance_flags, spent_of
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,6 +53,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--timeout", type=timeout_seconds, default=900, help="seconds to wait with --wait"
     )
+    p.add_argument("--yes", "-y", action="store_true", help="rent without asking")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=create_instance)
 
@@ -57,9 +62,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=list_instances)
 
-    p = sub.add_parser("destroy-instance", help="destroy an instance and verify it is gone")
-    p.add_argument("instance_id", metavar="ID", type=identifier)
-    add_platform_option(p, "platform of the instance (default: look on all)")
+    p = sub.add_parser(
+        "destroy-instance", help="destroy an instance (or all of them) and verify it is gone"
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("instance_id", metavar="ID", type=identifier, nargs="?")
+    which.add_argument(
+        "--all", action="store_true", help="destroy every instance (of --platform, if given)"
+    )
+    add_platform_option(p, "platform of the instance(s) (default: look on all)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask")
     p.add_argument(
         "--timeout", type=timeout_seconds, default=120, help="seconds to wait for verification"
@@ -85,11 +96,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         p.set_defaults(handler=stop_instance if verb == "stop" else start_instance)
 
 
-def instance_json(instance: Instance, now: datetime | None = None) -> dict[str, Any]:
-    """The `--json` shape of an instance."""
+def instance_json(
+    instance: Instance, now: datetime | None = None, snapshot: LedgerSnapshot | None = None
+) -> dict[str, Any]:
+    """The `--json` shape of an instance; ``spent`` is what the ledger has seen it bill."""
     now = now or datetime.now(UTC)
     endpoint = instance.ssh or instance.ssh_proxy
-    spent = spent_so_far(instance, now)
+    spent = spent_of(instance, snapshot, now)
     return {
         "platform": instance.platform,
         "instance_id": instance.instance_id,
@@ -98,6 +111,7 @@ def instance_json(instance: Instance, now: datetime | None = None) -> dict[str, 
         "gpu_count": instance.gpu_count,
         "state": str(instance.state),
         "outbid": instance.outbid,
+        "flags": instance_flags(instance, snapshot),
         "status_message": instance.status_message,
         "price_per_hour": hourly_rate(instance),
         "spent": None if spent is None else round(spent, 6),
@@ -203,15 +217,35 @@ def launch_spec(context: Context, offer: Offer, args: argparse.Namespace) -> Lau
     )
 
 
+def price_line(offer: Offer, spec: LaunchSpec) -> str:
+    """What the launch will rent and cost, said before renting: offer, $/h, $/day."""
+    gpus = spec.gpu_count if offer.max_gpu_count else offer.gpu_count
+    price = launch_price(offer, spec.gpu_count, spec.bid_price)
+    kind = " (interruptible: your bid + storage)" if offer.interruptible else ""
+    return visible(
+        f"{gpus}x {offer.label} on {offer.platform} (offer {offer.offer_id}): "
+        f"{format_price(price)}/h{kind}, {format_money(per_day(price))}/day"
+    )
+
+
 def create_instance(args: argparse.Namespace) -> int:
-    """Rent an offer; with --wait, return once the instance is reachable."""
+    """Rent an offer after showing its price (asking first on a terminal, unless --yes);
+    with --wait, return once the instance is reachable."""
     with opened(args) as context:
         offer = choose_offer(context, args)
         spec = launch_spec(context, offer, args)
-        stderr.print(
-            f"Renting {offer.label} x{spec.gpu_count if offer.max_gpu_count else offer.gpu_count} "
-            f"on {offer.platform} (offer {offer.offer_id}, {format_price(offer.price_per_hour)}/h)"
-        )
+        try:
+            check_price_cap(offer, spec, _cap(context, offer.platform))
+        except PlatformError as exc:
+            raise CliError(str(exc)) from None
+        (stderr if args.json else stdout).print(price_line(offer, spec))
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise CliError("not on a terminal: add --yes to rent without asking", 2)
+            if not _confirm("Rent it? [y/N] "):
+                stderr.print("Not rented.")
+                return 1
+        stderr.print(f"Renting on {offer.platform}...")
 
         def progress(instance: Instance, message: str) -> None:
             stderr.print(f"  {instance.platform} {instance.instance_id}: {message}")
@@ -275,6 +309,7 @@ def list_instances(args: argparse.Namespace) -> int:
     with opened(args) as context:
         names = chosen_platforms(context, args.platform)
         result = context.fleet.list(names)
+        snapshot = context.fleet.ledger.snapshot() if context.fleet.ledger else None
     failed = [s for s in result.statuses.values() if not s.ok]
     if failed and len(failed) == len(result.statuses):
         raise CliError("; ".join(_listing_error(s) for s in failed))
@@ -283,7 +318,7 @@ def list_instances(args: argparse.Namespace) -> int:
     status_code = 1 if failed else 0
     now = datetime.now(UTC)
     if args.json:
-        print_json([instance_json(i, now) for i in result.instances])
+        print_json([instance_json(i, now, snapshot) for i in result.instances])
         return status_code
     if not result.instances:
         if failed:
@@ -293,7 +328,7 @@ def list_instances(args: argparse.Namespace) -> int:
             stdout.print("No instances. Rent one with `vp create-instance --gpu-type RTX_4090`.")
         return status_code
     table(
-        ["platform", "id", "label", "GPU", "state", "uptime", "$/h", "spent", "ssh"],
+        ["platform", "id", "label", "GPU", "state", "uptime", "$/h", "spent", "flags", "ssh"],
         [
             (
                 i.platform,
@@ -303,7 +338,8 @@ def list_instances(args: argparse.Namespace) -> int:
                 "out-bid" if i.outbid else str(i.state),
                 format_duration(i.uptime_at(now)),
                 format_price(hourly_rate(i)),
-                format_money(spent_so_far(i, now)),
+                format_money(spent_of(i, snapshot, now)),
+                ", ".join(instance_flags(i, snapshot)),
                 str(i.ssh or i.ssh_proxy or "-"),
             )
             for i in result.instances
@@ -331,6 +367,8 @@ def _confirm(question: str) -> bool:
 
 def destroy_instance(args: argparse.Namespace) -> int:
     """Destroy an instance; exit 0 only when verified gone."""
+    if args.all:
+        return destroy_all(args)
     with opened(args) as context:
         try:
             instance = context.fleet.find(args.instance_id, args.platform)
@@ -356,6 +394,77 @@ def destroy_instance(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
     stdout.print(f"{instance.platform} instance {instance.instance_id} destroyed (verified gone)")
     return 0
+
+
+def destroy_all(args: argparse.Namespace) -> int:
+    """Destroy every instance (of ``--platform``), verifying each; exit 0 only when every
+    one is verified gone and every platform could be listed."""
+    with opened(args) as context:
+        names = chosen_platforms(context, args.platform)
+        result = context.fleet.list(names)
+        failed = [s for s in result.statuses.values() if not s.ok]
+        for status in failed:
+            error(
+                f"{status.platform}: instances could not be listed, so none were destroyed "
+                f"there and they may still be billing: {status.error or 'no reason given'}"
+            )
+        instances = result.instances
+        if not instances:
+            where = ", ".join(s.platform for s in result.statuses.values() if s.ok)
+            if where:
+                stdout.print(f"No instances on {where}: nothing to destroy.")
+            return 1 if failed else 0
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise CliError("not on a terminal: add --yes to destroy without asking", 2)
+            now = datetime.now(UTC)
+            table(
+                ["platform", "id", "label", "GPU", "$/h", "spent"],
+                [
+                    (
+                        i.platform,
+                        i.instance_id,
+                        i.label or "",
+                        f"{i.gpu_count}x {i.gpu or i.gpu_raw or '?'}",
+                        format_price(hourly_rate(i)),
+                        format_money(spent_so_far(i, now)),
+                    )
+                    for i in instances
+                ],
+            )
+            total = format_price(sum(hourly_rate(i) for i in instances))
+            question = (
+                f"Destroy these {len(instances)} instances ({total}/h together)? "
+                "Their disks are lost. [y/N] "
+            )
+            if not _confirm(question):
+                stderr.print("Not destroyed.")
+                return 1
+        stderr.print(f"Destroying {len(instances)} instances...")
+        outcomes = _destroy_each(context, instances, args.timeout)
+    for instance, problem in outcomes:
+        name = f"{instance.platform} instance {instance.instance_id}"
+        if problem is None:
+            stdout.print(f"{name}: destroyed (verified gone)")
+        else:
+            stdout.print(f"{name}: FAILED: {problem}")
+    return 1 if failed or any(problem is not None for _, problem in outcomes) else 0
+
+
+def _destroy_each(
+    context: Context, instances: list[Instance], timeout: float
+) -> list[tuple[Instance, str | None]]:
+    """Destroy the instances at once, each verified; the error of each (None: gone)."""
+
+    def destroy(instance: Instance) -> str | None:
+        try:
+            context.fleet.destroy(instance.instance_id, instance.platform, timeout=timeout)
+        except PlatformError as exc:
+            return str(exc)
+        return None
+
+    with ThreadPoolExecutor(max_workers=min(8, len(instances))) as pool:
+        return list(zip(instances, pool.map(destroy, instances), strict=True))
 
 
 def _stop_or_start(args: argparse.Namespace, verb: str) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from vp_tui.bootstrap import Context
 from vp_tui.cli.context import add_platform_option, chosen_platforms, opened
 from vp_tui.cli.instances_cmd import instance_json
-from vp_tui.cli.output import CliError, print_json, stderr, stdout, table, warn
+from vp_tui.cli.output import CliError, error, print_json, stderr, stdout, table, warn
 from vp_tui.cli.validate import identifier, pull_path
 from vp_tui.core.models import Instance, InstanceState, Job, JobState
 from vp_tui.core.money import format_duration, format_money
@@ -50,6 +50,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--workdir", help="where the command runs (default: sync.remote_dir)")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--detach", action="store_true", help="print the job id once started")
+    p.add_argument(
+        "--destroy-after",
+        action="store_true",
+        help="when the job ends (and its results are pulled), destroy the instance and verify "
+        "it is gone; kept if the job is interrupted or the pull fails",
+    )
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...")
     p.set_defaults(handler=run)
 
@@ -186,12 +192,19 @@ def _env(items: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """`vp run -- CMD`."""
+    """`vp run -- CMD`.
+
+    Exit status: the job's exit code; with ``--destroy-after``, the job's exit code
+    only once the destroy is verified, 1 when the instance was kept (results not
+    pulled) or its destroy could not be verified, 130 when interrupted.
+    """
     argv = list(args.cmd)
     if argv and argv[0] == "--":
         argv = argv[1:]
     if not argv:
         raise CliError("nothing to run: vp run [options] -- CMD ...", 2)
+    if args.destroy_after and args.detach:
+        raise CliError("--destroy-after waits for the job to end: it cannot go with --detach", 2)
     command = shell_command(argv)
     project = (args.project or Path.cwd()).resolve()
     _check_pull_to(args.pull_to)
@@ -219,23 +232,72 @@ def run(args: argparse.Namespace) -> int:
             stdout.print(job.job_id)
             stderr.print(f"Follow it with `vp logs {job.job_id} --follow`.")
             return 0
-        job = _follow_with_interrupt(service, job)
+        job, interrupted = _follow_with_interrupt(service, job)
         if not job.state.is_final:
+            if args.destroy_after:
+                _keep(instance, "the job was interrupted and keeps running there")
             return 130
-        job, result = service.finish(job, options, on_progress=_progress)
+        try:
+            job, result = service.finish(job, options, on_progress=_progress)
+        except BaseException:
+            if args.destroy_after:
+                _keep(instance, "the job's results were not pulled")
+            raise
         if result is not None:
             if sys.stderr.isatty():
                 sys.stderr.write("\n")
             stderr.print(f"Pulled {_sync_summary(result)}")
             _sync_warnings(result)
-    return _report_end(job)
+        if not args.destroy_after:
+            return _report_end(job)
+        if job.state is JobState.LOST:
+            _keep(instance, "the job was lost, so nothing of it was pulled")
+            return _report_end(job)
+        code = _report_end(job)
+        if interrupted:
+            _keep(instance, "the job was interrupted")
+            return 130
+        if result is not None and result.conflicts:
+            _keep(instance, "some results were not pulled (listed above)")
+            return 1
+        return _destroy_after(context, instance, code)
 
 
-def _follow_with_interrupt(service: Jobs, job: Job) -> Job:
-    """Follow a job; on Ctrl-C ask whether to cancel it or leave it running."""
+def _keep(instance: Instance, why: str) -> None:
+    """Say that ``--destroy-after`` did not destroy ``instance``, why, and how to."""
+    warn(
+        f"not destroying {instance.platform} instance {instance.instance_id}: {why}; it is "
+        f"still billing: destroy it with `vp destroy-instance {instance.instance_id}` when done"
+    )
+
+
+def _destroy_after(context: Context, instance: Instance, code: int) -> int:
+    """Destroy ``instance`` once its job ended; ``code`` if verified gone, else 1 (or 130)."""
+    name = f"{instance.platform} instance {instance.instance_id}"
+    stderr.print(f"Destroying {name}...")
+    try:
+        context.fleet.destroy(instance.instance_id, instance.platform)
+    except PlatformError as exc:
+        error(f"{name} may still be billing: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        error(
+            f"the destroy of {name} was requested but not verified (interrupted); it may still "
+            "be billing: check with `vp list-instances`"
+        )
+        return 130
+    stderr.print(f"Destroyed {name} (verified gone)")
+    return code
+
+
+def _follow_with_interrupt(service: Jobs, job: Job) -> tuple[Job, bool]:
+    """Follow a job; on Ctrl-C ask whether to cancel it or leave it running.
+
+    Returns the job as it now is, and whether the following was interrupted.
+    """
     stop = threading.Event()
     try:
-        return service.follow(job, on_output=_write, stop=stop)
+        return service.follow(job, on_output=_write, stop=stop), False
     except KeyboardInterrupt:
         stop.set()
     except JobError as exc:
@@ -243,7 +305,7 @@ def _follow_with_interrupt(service: Jobs, job: Job) -> Job:
     leave = f"The job keeps running: `vp logs {job.job_id} --follow` re-attaches."
     if not sys.stdin.isatty():
         stderr.print(f"\n{leave}")
-        return service.get(job.job_id)
+        return service.get(job.job_id), True
     stderr.print("\nCancel the job on the instance, or leave it running? [c/L] ", end="")
     try:
         answer = input().strip().lower()
@@ -252,9 +314,9 @@ def _follow_with_interrupt(service: Jobs, job: Job) -> Job:
     if answer.startswith("c"):
         canceled = service.cancel(job)
         stderr.print(f"Job {job.job_id} canceled.")
-        return canceled
+        return canceled, True
     stderr.print(leave)
-    return service.get(job.job_id)
+    return service.get(job.job_id), True
 
 
 def _report_end(job: Job) -> int:
@@ -288,7 +350,7 @@ def logs(args: argparse.Namespace) -> int:
     if job.state.is_final:
         return _report_end(job)
     with opened(args) as context:
-        job = _follow_with_interrupt(context.job_service, job)
+        job, _ = _follow_with_interrupt(context.job_service, job)
         if not job.state.is_final:
             return 130
     return _report_end(job)

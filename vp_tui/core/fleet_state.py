@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from vp_tui.core.costs import hourly_rate
-from vp_tui.core.models import Instance, PlatformName, PlatformStatus
+from vp_tui.core.models import Account, Instance, PlatformName, PlatformStatus
 from vp_tui.core.states import InstanceState
 
 __all__ = ["Burn", "FleetState", "PlatformListing", "hourly_rate"]
@@ -55,6 +55,17 @@ class Burn:
     def complete(self) -> bool:
         """True when every platform answered, so ``per_hour`` is the whole burn."""
         return not self.unknown
+
+
+def balance_runway(accounts: Mapping[PlatformName, Account], fleet: FleetState) -> float | None:
+    """Hours until the first account runs dry at its platform's burn now; None when no
+    account with a known balance is burning."""
+    hours = [
+        account.balance / burn
+        for name, account in accounts.items()
+        if account.balance is not None and (burn := fleet.burn_of(name)) is not None and burn > 0
+    ]
+    return max(0.0, min(hours)) if hours else None
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,13 @@ class FleetState:
             for i in listing.instances
         )
         return Burn(total, self.unknown)
+
+    def burn_of(self, platform: PlatformName) -> float | None:
+        """$/h billing on one platform now; None when its listing is not known."""
+        listing = self.listings.get(platform)
+        if listing is None or not listing.known:
+            return None
+        return sum((hourly_rate(i) for i in listing.instances), 0.0)
 
     def running(self, platform: PlatformName | None = None) -> int | None:
         """Instances running (on one platform, or all); None when not known."""

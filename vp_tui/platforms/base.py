@@ -8,6 +8,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vp_tui.core.launch_price import launch_price
 from vp_tui.core.models import Account, Instance, LaunchSpec, Offer, PlatformName
 
 SortKey = Literal["price", "value", "vram", "reliability"]
@@ -168,12 +169,7 @@ def check_price_cap(offer: Offer, spec: LaunchSpec, configured_cap: float) -> fl
     ``spec.max_price_per_hour`` raises (or lowers) the configured cap for one launch.
     """
     cap = spec.max_price_per_hour if spec.max_price_per_hour is not None else configured_cap
-    if offer.interruptible and spec.bid_price:
-        price = spec.bid_price  # already the bid for all GPUs
-    else:
-        price = offer.price_per_hour
-        if offer.max_gpu_count is not None and spec.gpu_count > 1:
-            price = price * spec.gpu_count / max(1, offer.gpu_count)
+    price = launch_price(offer, spec.gpu_count, spec.bid_price)
     if price > cap + 1e-9:
         raise PriceCapExceeded(
             f"{offer.label} costs ${price:.3f}/h, above your cap of ${cap:.2f}/h; "

@@ -582,6 +582,48 @@ class Syncer:
             fallback,
         )
 
+    def unpulled(self, *, stop: threading.Event | None = None) -> list[str]:
+        """Files under the remote dir written on the instance since the last sync with the
+        project: new there, or changed from what the last push or pull recorded, and not
+        already the same here. Ignored files (the pull's rules) are left out. Transfers
+        nothing; setting ``stop`` raises ``Cancelled``.
+
+        The record of the last sync is the one a pull keeps to spot local edits: every
+        file a push sent or a pull brought back, with its size and modification time.
+        Without one (never synced from this project) every remote file that differs
+        from the local copy counts.
+        """
+        cancel.check(stop, "check cancelled")
+        sftp = self.remote.sftp()
+        try:
+            try:
+                root = sftp.stat(_sftp_root(self.remote_dir))
+            except FileNotFoundError:
+                return []  # nothing was ever pushed or written there
+            finally:
+                sftp.close()
+        except OSError as exc:
+            raise SyncError(f"cannot look at {self.remote_dir} on the instance: {exc}") from None
+        if not stat.S_ISDIR(root.st_mode or 0):
+            raise SyncError(f"{self.remote_dir} on the instance is not a directory")
+        baseline = self._baseline(self.project)
+        check = _SftpPull(
+            self, self.rules("pull"), [], self.project, baseline, None, stop, check_only=True
+        )
+        check.every_file = True
+        check.run()
+        found: list[str] = []
+        for rel, (size, mtime) in check.remote_files.items():
+            if baseline.stamps.get(rel) == (size, int(mtime)):
+                continue  # as the last push or pull left it
+            here = _lstat(self.project / rel)
+            if here is not None and _same(size, mtime, here.st_size, here.st_mtime):
+                continue
+            found.append(rel)
+        # A name that clashes with the local entry was left on the instance by pulls.
+        found.extend(check.clashing)
+        return sorted(set(found))
+
     def _existing(
         self, wanted: list[str], stop: threading.Event | None = None
     ) -> tuple[list[str], list[str]]:
@@ -1065,6 +1107,8 @@ class _SftpPull(_SftpJob):
         self.conflicts: list[str] = []
         self.clashing: list[str] = []
         self.remote_files: dict[str, tuple[int, float]] = {}
+        self.every_file = False
+        """With ``check_only``: also list the files of directories missing here."""
 
     def run(self) -> SyncResult:
         sftp = self.syncer.remote.sftp()
@@ -1146,9 +1190,10 @@ class _SftpPull(_SftpJob):
             self.clash(rel, why)
         elif is_dir:
             if here is None:
-                if self.check_only:
+                if self.check_only and not self.every_file:
                     return  # made by rsync; nothing here to clash with
-                (self.dest / rel).mkdir()
+                if not self.check_only:
+                    (self.dest / rel).mkdir()
             self.pull_dir(sftp, rel)
         elif not stat.S_ISREG(mode):
             self.skipped += 1  # symlinks, devices and fifos are never made here

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from vp_tui.core import cancel, costs
 from vp_tui.core.models import (
@@ -33,6 +34,7 @@ from vp_tui.platforms.base import (
     PlatformError,
 )
 from vp_tui.remote.probe import ssh_banner
+from vp_tui.services.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +100,11 @@ class Fleet:
         public_key: Callable[[], str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        ledger: Ledger | None = None,
     ) -> None:
         self.platforms = dict(platforms)
+        self.ledger = ledger
+        """Where launches, listings and verified stops, starts and destroys are recorded."""
         self.probe = probe
         self.public_key = public_key
         """vp-tui's SSH public key, registered with a platform before each launch."""
@@ -147,7 +152,21 @@ class Fleet:
         ):
             instances.extend(i for i in found if i.state is not InstanceState.TERMINATED)
             statuses[name] = status
+        self._record(
+            lambda ledger: ledger.observe(
+                instances, [name for name, status in statuses.items() if status.ok]
+            )
+        )
         return FleetResult(instances, statuses)
+
+    def _record(self, write: Callable[[Ledger], None]) -> None:
+        """Write to the ledger; a failing write is logged and never fails the operation."""
+        if self.ledger is None:
+            return
+        try:
+            write(self.ledger)
+        except Exception:
+            log.exception("writing the spend ledger failed")
 
     def find(self, instance_id: str, platform: PlatformName | None = None) -> Instance:
         """One instance by id, looked up on one or every platform.
@@ -202,6 +221,7 @@ class Fleet:
             instance = platform.create_instance(offer, spec)
         except LaunchLeftInstance as failed:
             raise self._clean_up(failed, offer.platform, stop) from None
+        self._record(lambda ledger: ledger.record_launch(instance))
         if on_progress:
             on_progress(instance, f"created {instance.instance_id} ({instance.state})")
         if not wait:
@@ -353,6 +373,7 @@ class Fleet:
             else:
                 last = listed.get(instance_id)
                 if last is None or last.state is InstanceState.TERMINATED:
+                    self._record(lambda ledger: ledger.record_gone(platform, instance_id))
                     return
                 if self._monotonic() >= deadline:
                     if request_error is not None:
@@ -450,6 +471,7 @@ class Fleet:
                     )
                 seen = found.state
                 if seen is wanted:
+                    self._record(partial(Ledger.record_seen, instance=found))
                     return found
                 if seen is InstanceState.ERROR:
                     raise PlatformError(

@@ -256,6 +256,16 @@ class Jobs:
         except RemoteError as exc:
             raise JobError(str(exc)) from exc
 
+    def unpulled(
+        self, instance: Instance, project: Path, *, stop: threading.Event | None = None
+    ) -> list[str]:
+        """Files written on the instance since the last push or pull with ``project``
+        (see :meth:`Syncer.unpulled`); ``stop`` cancels the look (``Cancelled``)."""
+        try:
+            return self.syncer(instance, project, "pull", stop).unpulled(stop=stop)
+        except RemoteError as exc:
+            raise JobError(str(exc)) from exc
+
     # ------------------------------------------------------------------- jobs
 
     def start(

@@ -94,6 +94,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "the spend ledger: who started each instance, and its billing periods",
+        (
+            "ALTER TABLE instances ADD COLUMN started_by_us INTEGER NOT NULL DEFAULT 0",
+            """CREATE TABLE IF NOT EXISTS billing_periods (
+                platform TEXT NOT NULL,
+                instance_id TEXT NOT NULL,
+                since TEXT NOT NULL,
+                until TEXT,
+                state TEXT NOT NULL,
+                rate REAL NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS billing_instance "
+            "ON billing_periods (platform, instance_id, until)",
+        ),
+    ),
 )
 """Every schema step, oldest first. Add new steps at the end; never change a shipped one.
 
@@ -173,7 +190,8 @@ class Store:
             db.close()
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one transaction (rows by name), closed afterwards."""
         db = sqlite3.connect(self.path, timeout=10)
         db.row_factory = sqlite3.Row
         try:
@@ -187,7 +205,7 @@ class Store:
         data = job.model_dump(mode="json")
         columns = ", ".join(_JOB_FIELDS)
         marks = ", ".join("?" for _ in _JOB_FIELDS)
-        with self._connect() as db:
+        with self.connect() as db:
             db.execute(
                 f"INSERT OR REPLACE INTO jobs ({columns}) VALUES ({marks})",
                 [data[name] for name in _JOB_FIELDS],
@@ -204,7 +222,7 @@ class Store:
 
     def job(self, job_id: str) -> Job | None:
         """One job by id (a unique prefix of it works too)."""
-        with self._connect() as db:
+        with self.connect() as db:
             rows = db.execute(
                 "SELECT * FROM jobs WHERE job_id = ? OR job_id LIKE ? ORDER BY created_at DESC",
                 (job_id, job_id.replace("%", "") + "%"),
@@ -236,7 +254,7 @@ class Store:
             params.extend(str(s) for s in states)
         sql += " ORDER BY created_at DESC LIMIT ?"
         params.append(limit)
-        with self._connect() as db:
+        with self.connect() as db:
             return [_job(row) for row in db.execute(sql, params).fetchall()]
 
     def record_instances(self, instances: Sequence[Instance], now: datetime | None = None) -> None:
@@ -246,7 +264,7 @@ class Store:
         the platform last reported (or that its uptime implies).
         """
         stamp = (now or utcnow()).isoformat()
-        with self._connect() as db:
+        with self.connect() as db:
             for i in instances:
                 started = _started_at(i)
                 db.execute(
@@ -276,7 +294,7 @@ class Store:
 
     def mark_gone(self, platform: str, instance_id: str, now: datetime | None = None) -> None:
         """Record that an instance was verified destroyed."""
-        with self._connect() as db:
+        with self.connect() as db:
             db.execute(
                 "UPDATE instances SET gone_at = ?, state = 'terminated' "
                 "WHERE platform = ? AND instance_id = ?",
@@ -285,7 +303,7 @@ class Store:
 
     def add_pending_launch(self, instance: Instance, now: datetime | None = None) -> None:
         """Remember a launch the platform created and that is not reachable yet."""
-        with self._connect() as db:
+        with self.connect() as db:
             db.execute(
                 "INSERT OR REPLACE INTO pending_launches "
                 "(platform, instance_id, created_at, instance) VALUES (?, ?, ?, ?)",
@@ -299,7 +317,7 @@ class Store:
 
     def remove_pending_launch(self, platform: str, instance_id: str) -> None:
         """Forget a launch: it is reachable, failed, or was destroyed."""
-        with self._connect() as db:
+        with self.connect() as db:
             db.execute(
                 "DELETE FROM pending_launches WHERE platform = ? AND instance_id = ?",
                 (platform, instance_id),
@@ -307,7 +325,7 @@ class Store:
 
     def pending_launches(self) -> list[Instance]:
         """Launches still waiting to be reachable, oldest first, as last seen."""
-        with self._connect() as db:
+        with self.connect() as db:
             rows = db.execute(
                 "SELECT instance FROM pending_launches ORDER BY created_at"
             ).fetchall()

@@ -4,8 +4,9 @@ This module holds the layout and the wiring only. Each concern lives in its
 own module and joins ``VpApp`` as a mixin: ``layout`` (panes and the narrow
 layout), ``startup`` (paint first, then the engine), ``refresh`` and
 ``scheduler`` (polling), ``actions/`` (offers, instances, jobs, sync),
-``tailing`` (the log pane's file, read off the UI thread) and ``commands``
-(help and palette, built from the bindings).
+``tailing`` (the log pane's file, read off the UI thread), ``commands``
+(help and palette, built from the bindings) and ``actions.quit`` (the quit
+dialog when instances are billing).
 
 Quitting sets one stop event that every worker's waits honour, so the app
 returns at once whatever is in flight; a launch still booting is kept in the
@@ -33,6 +34,7 @@ from vp_tui.core.models import utcnow
 from vp_tui.tui.actions.instances import InstanceActions
 from vp_tui.tui.actions.jobs import JobActions
 from vp_tui.tui.actions.offers import OfferActions
+from vp_tui.tui.actions.quit import QuitActions
 from vp_tui.tui.actions.sync import SyncActions
 from vp_tui.tui.commands import binding_sections, palette_commands
 from vp_tui.tui.layout import PANES, PaneLayout
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 
 
 class VpApp(
+    QuitActions,
     PaneLayout,
     StartupMixin,
     RefreshMixin,
@@ -185,11 +188,7 @@ class VpApp(
         self.scheduler.start()
 
     # -------------------------------------------------------------------- quit
-
-    async def action_quit(self) -> None:
-        """Quit at once: every wait ends, launches still booting resume next time."""
-        self.begin_shutdown()
-        self.exit()
+    # `q` is ``actions.quit``: at once, or after the quit dialog when instances bill.
 
     def begin_shutdown(self) -> None:
         """Stop polling and end every worker's waits."""

@@ -161,6 +161,9 @@ class DashboardBase(App[None]):
     # Implemented by one mixin each and called by others; declared here so every
     # part agrees on them.
 
+    def begin_shutdown(self) -> None:
+        """Stop polling and end every worker's waits (``app``)."""
+
     def refresh_status(self) -> None:
         """Redraw the money figures (burn, spend, counts) from the state (``refresh``)."""
 

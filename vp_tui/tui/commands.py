@@ -40,6 +40,8 @@ def binding_sections(app: DashboardBase) -> list[Section]:
     """Every place with keys, in the order help shows them."""
     from vp_tui.tui.screens.confirm import ConfirmScreen
     from vp_tui.tui.screens.create import CreateScreen
+    from vp_tui.tui.screens.destroy import DestroyScreen
+    from vp_tui.tui.screens.quit import QuitScreen
     from vp_tui.tui.screens.run import RunScreen
     from vp_tui.tui.widgets.instances_table import InstancesTable
     from vp_tui.tui.widgets.log_view import JobLog
@@ -57,11 +59,13 @@ def binding_sections(app: DashboardBase) -> list[Section]:
         Section("Log pane", JobLog.BINDINGS, "#job-log"),
         Section(
             "Create dialog",
-            [Binding("enter", "", "Launch"), *CreateScreen.BINDINGS],
+            [*CreateScreen.BINDINGS, Binding("enter", "", "Next field (on Launch: launch)")],
             in_palette=False,
         ),
         Section("Run dialog", [Binding("enter", "", "Run"), *RunScreen.BINDINGS], in_palette=False),
+        Section("Destroy dialog", DestroyScreen.BINDINGS, in_palette=False),
         Section("Confirmations", ConfirmScreen.BINDINGS, in_palette=False),
+        Section("Quit dialog", QuitScreen.BINDINGS, in_palette=False),
     ]
 
 

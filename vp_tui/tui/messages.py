@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from vp_tui.bootstrap import Context
     from vp_tui.core.models import Account, Instance, Job, PlatformName, PlatformStatus
     from vp_tui.core.offer_filter import OfferIndex
+    from vp_tui.services.ledger import LedgerSnapshot
     from vp_tui.services.market import MarketResult
 
 
@@ -28,6 +29,8 @@ class FleetLoaded(Message):
 
     instances: list[Instance]
     statuses: dict[PlatformName, PlatformStatus]
+    ledger: LedgerSnapshot | None = None
+    """What the spend ledger said right after the listing (None if it could not be read)."""
 
 
 @dataclass
@@ -77,6 +80,34 @@ class DestroyFinished(Message):
 
     key: str
     error: str | None
+    announce: bool = True
+    """Say so in a notification of its own (a bulk destroy sums up once instead)."""
+
+
+@dataclass
+class DestroyStarted(Message):
+    """A destroy was requested (after its pull, when one came first): the row shows it."""
+
+    key: str
+
+
+@dataclass
+class BulkDestroyFinished(Message):
+    """Every destroy of a bulk teardown ended: which were verified gone, which failed."""
+
+    gone: list[str]
+    failed: dict[str, str]
+    """Instance key -> why it is not verified gone."""
+
+
+@dataclass
+class FilesChecked(Message):
+    """What the destroy dialog's look at an instance's files found (or why it could not)."""
+
+    dialog: int
+    """Which dialog asked (``id`` of the screen)."""
+    key: str
+    text: str
 
 
 @dataclass

@@ -17,8 +17,10 @@ from textual.content import Content
 from textual.worker import Worker, WorkerState
 
 from vp_tui.core.costs import spent_since
+from vp_tui.core.fleet_state import balance_runway
 from vp_tui.core.money import format_duration
 from vp_tui.core.states import InstanceState
+from vp_tui.services.ledger import local_midnight
 from vp_tui.tui.base import DashboardBase, user_errors
 from vp_tui.tui.messages import AccountsLoaded, FleetLoaded, OffersLoaded, RefreshWanted
 from vp_tui.tui.scheduler import RefreshScheduler
@@ -134,16 +136,21 @@ class RefreshMixin(DashboardBase):
     @work(thread=True, group="instances", exit_on_error=False)
     def fetch_instances(self) -> None:
         """List instances on every platform (off the UI thread)."""
-        result = self.engine.fleet.list()
-        try:
-            self.engine.job_service.store.record_instances(result.instances)
-        except Exception:  # the listing is still worth showing
-            log.exception("recording instances in the store failed")
-        self.post_message(FleetLoaded(result.instances, result.statuses))
+        result = self.engine.fleet.list()  # also kept in the spend ledger
+        snapshot = None
+        ledger = self.engine.fleet.ledger
+        if ledger is not None:
+            try:
+                snapshot = ledger.snapshot()
+            except Exception:  # the listing is still worth showing
+                log.exception("reading the spend ledger failed")
+        self.post_message(FleetLoaded(result.instances, result.statuses, snapshot))
 
     def on_fleet_loaded(self, message: FleetLoaded) -> None:
         now = self.clock()
         self.state.fleet = self.state.fleet.updated(message.instances, message.statuses, now)
+        if message.ledger is not None:
+            self.state.ledger = message.ledger
         for name, status in message.statuses.items():
             if not status.ok:
                 log.warning("listing %s instances failed: %s", name, status.error)
@@ -162,6 +169,7 @@ class RefreshMixin(DashboardBase):
         for name, listing in fleet.listings.items():
             if listing.stale and listing.listed_at is not None:
                 stale[name] = (listing.listed_at, listing.error or "")
+        table.ledger = self.state.ledger
         table.sync(fleet.instances, now, stale=stale)
         notes = [
             f"{name} stale {format_duration((now - since).total_seconds())}: {error}"
@@ -212,6 +220,7 @@ class RefreshMixin(DashboardBase):
                 account=self.state.accounts.get(name),
                 account_error=self.state.account_errors.get(name),
             )
+        self.refresh_status()  # how long the balances last
 
     # ----------------------------------------------------------------- status
 
@@ -232,10 +241,23 @@ class RefreshMixin(DashboardBase):
             return
         now = self.clock()
         fleet = self.state.fleet
-        midnight = now.astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        burn = fleet.burn()
+        ledger = self.state.ledger
+        midnight = local_midnight(now)
+        month: float | None = None
+        if ledger is not None:
+            # What the ledger had at its last reading, plus what has burnt since.
+            hours = max(0.0, (now - max(ledger.at, midnight)).total_seconds()) / 3600.0
+            today = (ledger.today if ledger.at >= midnight else 0.0) + burn.per_hour * hours
+            since = max(0.0, (now - ledger.at).total_seconds()) / 3600.0
+            month = ledger.month + burn.per_hour * since
+        else:
+            today = spent_since(fleet.instances, midnight, now)
         bar.show(
-            burn=fleet.burn(),
-            spent_today=spent_since(fleet.instances, midnight, now),
+            burn=burn,
+            spent_today=today,
+            spent_month=month,
+            runway=balance_runway(self.state.accounts, fleet),
             running=fleet.running_known(),
         )
 

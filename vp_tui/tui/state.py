@@ -13,6 +13,7 @@ from vp_tui.core.fleet_state import FleetState
 
 if TYPE_CHECKING:
     from vp_tui.core.models import Account, Job, PlatformName
+    from vp_tui.services.ledger import LedgerSnapshot
 
 
 @dataclass
@@ -22,6 +23,8 @@ class DashboardState:
     fleet: FleetState = field(default_factory=FleetState)
     accounts: dict[PlatformName, Account] = field(default_factory=dict)
     account_errors: dict[PlatformName, str] = field(default_factory=dict)
+    ledger: LedgerSnapshot | None = None
+    """The spend ledger at the last instance listing."""
     shown_job: Job | None = None
     log_generation: int = 0
     """Counts the times a job was put on show (chunks of an earlier showing are dropped)."""

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -19,16 +23,21 @@ from vp_tui.core.cancel import Cancelled
 from vp_tui.core.costs import hourly_rate, spent_so_far
 from vp_tui.core.models import Instance, InstanceState
 from vp_tui.core.money import format_money, format_price
+from vp_tui.core.text import visible
+from vp_tui.tui.actions.sync import conflicts_text
 from vp_tui.tui.base import DashboardBase, user_errors
 from vp_tui.tui.messages import (
     ActionFailed,
+    BulkDestroyFinished,
     DestroyFinished,
+    DestroyStarted,
+    FilesChecked,
     InstanceProgress,
     InstanceReady,
     RefreshWanted,
     ShellReady,
 )
-from vp_tui.tui.screens.confirm import ConfirmScreen
+from vp_tui.tui.screens.destroy import CHECKING, Choice, DestroyScreen, Teardown
 
 if TYPE_CHECKING:
     from vp_tui.core.models import LaunchSpec, Offer
@@ -243,11 +252,55 @@ class InstanceActions(DashboardBase):
     # ------------------------------------------------------------------ destroy
 
     def action_destroy(self) -> None:
-        """Confirm, then destroy the highlighted instance and verify it is gone."""
-        instance = self.current_instance(running=False)
-        if instance is None:
+        """Show what destroying loses (running jobs, files not pulled, spend), then destroy
+        the highlighted instance, or every marked one, and verify each is gone."""
+        if not self.engine_up():
+            return
+        table = self.instances_table
+        marked = table.marked_instances if table is not None else []
+        instances = marked or [i for i in [self.current_instance(running=False)] if i is not None]
+        if not instances:
             return
         now = self.clock()
+        items = [
+            Teardown(i.key, self._teardown_summary(i, now), CHECKING if i.ssh else "")
+            for i in instances
+        ]
+        items = [
+            item if item.files else Teardown(item.key, item.summary, _unreachable(i))
+            for item, i in zip(items, instances, strict=True)
+        ]
+        if len(instances) == 1:
+            title = "Destroy instance?"
+        else:
+            total = sum(hourly_rate(i) for i in instances)
+            title = f"Destroy {len(instances)} instances ({format_price(total)}/h together)?"
+        single = instances[0] if len(instances) == 1 else None
+        screen = DestroyScreen(title, items, pull=single is not None and single.ssh is not None)
+        stop = _CheckStop(self.stop_event, CHECK_SECONDS)
+        by_key = {i.key: i for i in instances}
+
+        def answer(choice: Choice | None) -> None:
+            stop.set()  # the dialog is closed: its checks are no longer wanted
+            if choice is None or self.stopping:
+                return
+            if choice == "pull" and single is not None:
+                self.pull_then_destroy(single)
+            elif len(instances) == 1:
+                self.on_destroy_started(DestroyStarted(instances[0].key))
+                self.destroy_instance(instances[0])
+            else:
+                for instance in instances:
+                    self.on_destroy_started(DestroyStarted(instance.key))
+                self.destroy_instances(instances)
+
+        self.push_screen(screen, answer)
+        for key in screen.still_checking():
+            self.check_unpulled(by_key[key], id(screen), stop)
+        self.set_timer(CHECK_SECONDS + 2, lambda: self._checks_overdue(screen))
+
+    def _teardown_summary(self, instance: Instance, now: datetime) -> str:
+        """What the destroy dialog says of one instance before its files are checked."""
         running = [
             j
             for j in self.engine.job_service.history(
@@ -255,31 +308,104 @@ class InstanceActions(DashboardBase):
             )
             if not j.state.is_final
         ]
-        jobs = ", ".join(f"{j.job_id} ({j.command})" for j in running) or "none"
-        body = (
-            f"{instance.platform} {instance.instance_id}"
-            f"{' ' + instance.label if instance.label else ''}\n"
-            f"{instance.gpu_count}x {instance.gpu or instance.gpu_raw}, "
-            f"{format_price(hourly_rate(instance))}/h now, "
+        jobs = ", ".join(f"{j.job_id} ({visible(j.command)})" for j in running) or "none"
+        name = visible(instance.instance_id + (f" {instance.label}" if instance.label else ""))
+        gpu = visible(f"{instance.gpu_count}x {instance.gpu or instance.gpu_raw or '?'}")
+        return (
+            f"{instance.platform} {name}\n"
+            f"{gpu}, {format_price(hourly_rate(instance))}/h now, "
             f"spent so far {format_money(spent_so_far(instance, now))}\n"
-            f"Running jobs: {jobs}\n\nIts disk and everything on it is lost."
+            f"Running jobs: {jobs}"
         )
 
-        def answer(yes: bool | None) -> None:
-            table = self.instances_table
-            if yes and table is not None and not self.stopping:
-                from vp_tui.tui.widgets.instances_table import RowOverride
+    @work(thread=True, group="preflight", exit_on_error=False)
+    def check_unpulled(self, instance: Instance, dialog: int, stop: threading.Event) -> None:
+        """Look over SSH for files written on the instance since the last pull."""
+        try:
+            files = self.engine.job_service.unpulled(instance, self.project, stop=stop)
+        except Cancelled:
+            if self.stop_event.is_set():
+                return
+            text = f"could not check: no answer within {CHECK_SECONDS:.0f}s"
+        except Exception as exc:  # whatever it was, the dialog must not claim "none"
+            text = f"could not check: {exc}"
+        else:
+            text = _files_text(files)
+        self.post_message(FilesChecked(dialog, instance.key, text))
 
-                table.set_override(
-                    instance.key, RowOverride(InstanceState.TERMINATING), self.clock()
+    def _destroy_screen(self, dialog: int) -> DestroyScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DestroyScreen) and id(screen) == dialog:
+                return screen
+        return None
+
+    def on_files_checked(self, message: FilesChecked) -> None:
+        screen = self._destroy_screen(message.dialog)
+        if screen is not None:
+            screen.files_checked(message.key, message.text)
+
+    def _checks_overdue(self, screen: DestroyScreen) -> None:
+        """A check that has not answered in time is reported as not done."""
+        if self._destroy_screen(id(screen)) is None:
+            return
+        for key in screen.still_checking():
+            screen.files_checked(key, f"could not check: no answer within {CHECK_SECONDS:.0f}s")
+
+    @work(thread=True, group="destroy", exit_on_error=False)
+    def pull_then_destroy(self, instance: Instance) -> None:
+        """Pull the project's files from the instance; destroy it only if that worked."""
+        self.notify(f"pulling {instance.name} before destroying it…", title="Pull", timeout=3)
+        # OSError: the project cannot be written into.
+        failures: tuple[type[Exception], ...] = (*user_errors(), OSError)
+        try:
+            result = self.engine.job_service.pull(instance, self.project, stop=self.stop_event)
+        except Cancelled:
+            return
+        except failures as exc:
+            self.post_message(ActionFailed("Pull failed: instance kept", str(exc)))
+            return
+        if result.conflicts:
+            self.post_message(
+                ActionFailed(
+                    "Pull left files on the instance: instance kept",
+                    f"{conflicts_text(result.conflicts)}\nResolve them, or destroy with d, y.",
                 )
-                self.destroy_instance(instance)
+            )
+            return
+        self.notify(
+            f"{result.files} files, {result.bytes:,} bytes; destroying {instance.name}…",
+            title=f"Pulled {instance.name}",
+        )
+        self.post_message(DestroyStarted(instance.key))
+        self._destroy(instance)
 
-        self.push_screen(ConfirmScreen("Destroy instance?", body, yes="Destroy"), answer)
+    def on_destroy_started(self, message: DestroyStarted) -> None:
+        from vp_tui.tui.widgets.instances_table import RowOverride
+
+        table = self.instances_table
+        if table is not None:
+            table.set_override(message.key, RowOverride(InstanceState.TERMINATING), self.clock())
 
     @work(thread=True, group="destroy", exit_on_error=False)
     def destroy_instance(self, instance: Instance) -> None:
         """Destroy and re-list until gone; an unverifiable destroy is an error."""
+        self._destroy(instance)
+
+    @work(thread=True, group="destroy", exit_on_error=False)
+    def destroy_instances(self, instances: list[Instance]) -> None:
+        """Destroy several instances at once, verify each, and sum up once."""
+        with ThreadPoolExecutor(max_workers=min(8, len(instances))) as pool:
+            errors = list(pool.map(lambda i: self._destroy(i, announce=False), instances))
+        if self.stop_event.is_set():
+            return
+        gone = [i.key for i, error in zip(instances, errors, strict=True) if error is None]
+        failed = {
+            i.key: error for i, error in zip(instances, errors, strict=True) if error is not None
+        }
+        self.post_message(BulkDestroyFinished(gone, failed))
+
+    def _destroy(self, instance: Instance, *, announce: bool = True) -> str | None:
+        """Destroy one instance and verify it is gone; the error, or None when gone."""
         try:
             self.engine.fleet.destroy(
                 instance.instance_id,
@@ -288,14 +414,15 @@ class InstanceActions(DashboardBase):
                 stop=self.stop_event,
             )
         except Cancelled:
-            return  # quitting: the next listing shows whether it went
+            return "cancelled: vp-tui is quitting"  # the next listing shows whether it went
         except user_errors() as exc:
-            self.post_message(DestroyFinished(instance.key, str(exc)))
-            return
+            self.post_message(DestroyFinished(instance.key, str(exc), announce))
+            return str(exc)
         store = self.engine.job_service.store
         store.mark_gone(instance.platform, instance.instance_id)
         store.remove_pending_launch(instance.platform, instance.instance_id)
-        self.post_message(DestroyFinished(instance.key, None))
+        self.post_message(DestroyFinished(instance.key, None, announce))
+        return None
 
     def on_destroy_finished(self, message: DestroyFinished) -> None:
         from vp_tui.tui.widgets.instances_table import RowOverride
@@ -307,9 +434,62 @@ class InstanceActions(DashboardBase):
             table.forget(message.key)
             self.state.fleet = self.state.fleet.without(message.key)
             self.show_fleet()
-            self.notify(f"{message.key} is gone (verified).", title="Destroyed")
+            if message.announce:
+                self.notify(f"{message.key} is gone (verified).", title="Destroyed")
         else:
             table.set_override(
                 message.key, RowOverride(InstanceState.ERROR, "destroy unverified"), self.clock()
             )
-            self.notify(message.error, title="Destroy NOT verified", severity="error", timeout=15)
+            if message.announce:
+                self.notify(
+                    message.error, title="Destroy NOT verified", severity="error", timeout=15
+                )
+
+    def on_bulk_destroy_finished(self, message: BulkDestroyFinished) -> None:
+        lines = [f"{key}: gone (verified)" for key in message.gone]
+        lines += [f"{key}: NOT verified: {error}" for key, error in message.failed.items()]
+        if message.failed:
+            total = len(message.gone) + len(message.failed)
+            title = f"{len(message.failed)} of {total} destroys NOT verified"
+            self.notify("\n".join(lines), title=title, severity="error", timeout=30)
+        else:
+            self.notify("\n".join(lines), title=f"{len(message.gone)} destroyed", timeout=10)
+
+
+CHECK_SECONDS = 10.0
+"""How long the destroy dialog waits for the look at an instance's files."""
+
+
+class _CheckStop(threading.Event):
+    """Set when the dialog closes, when the app quits, or once ``seconds`` have passed."""
+
+    def __init__(self, app_stop: threading.Event, seconds: float) -> None:
+        super().__init__()
+        self.app_stop = app_stop
+        self.deadline = time.monotonic() + seconds
+
+    def is_set(self) -> bool:
+        return super().is_set() or self.app_stop.is_set() or time.monotonic() >= self.deadline
+
+    def wait(self, timeout: float | None = None) -> bool:
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = 0.05 if end is None else min(0.05, end - time.monotonic())
+            if left <= 0:
+                return False
+            super().wait(left)
+        return True
+
+
+def _unreachable(instance: Instance) -> str:
+    """The files line of an instance that cannot be looked at over SSH."""
+    return f"could not check: it is {instance.state}, not reachable over SSH"
+
+
+def _files_text(files: list[str], most: int = 6) -> str:
+    """The files line: how many, a few by name."""
+    if not files:
+        return "none"
+    shown = ", ".join(visible(name) for name in files[:most])
+    more = f" … and {len(files) - most} more" if len(files) > most else ""
+    return f"{len(files)}: {shown}{more}"

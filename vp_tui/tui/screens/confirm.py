@@ -1,13 +1,14 @@
-"""A yes/no question in a modal: `y`/`enter` confirms, `n`/`escape` cancels."""
+"""A yes/no question in a modal: `y` confirms, `n`/`escape` cancels, `enter` presses the
+focused button."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Static
 
 
@@ -16,7 +17,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("enter", "answer(True)", "Yes", show=False, id="confirm.enter"),
+        Binding("enter", "press_focused", "The focused button", show=False, id="confirm.enter"),
         Binding("n", "answer(False)", "No", id="confirm.no"),
         Binding("escape", "answer(False)", "No", show=False, id="confirm.escape"),
     ]
@@ -45,6 +46,17 @@ class ConfirmScreen(ModalScreen[bool]):
         event.stop()
         self.dismiss(event.button.id == "yes")
 
+    def action_press_focused(self) -> None:
+        """Do what the focused button says (nothing when no button has focus)."""
+        press_focused(self)
+
     def action_answer(self, answer: bool) -> None:
         """Close with the answer."""
         self.dismiss(answer)
+
+
+def press_focused(screen: Screen[Any]) -> None:
+    """Press the button that has focus on ``screen``, as a click on it would."""
+    focused = screen.focused
+    if isinstance(focused, Button) and not focused.disabled:
+        focused.press()

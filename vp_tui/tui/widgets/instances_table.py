@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
-from vp_tui.core.costs import hourly_rate, spent_so_far
+from vp_tui.core.costs import hourly_rate
 from vp_tui.core.money import format_duration, format_money, format_price
 from vp_tui.core.states import InstanceState
 from vp_tui.core.text import visible
+from vp_tui.services.ledger import (
+    NOT_OURS,
+    STORAGE_ONLY,
+    LedgerSnapshot,
+    instance_flags,
+    spent_of,
+)
 from vp_tui.tui.styles import theme_style
 
 if TYPE_CHECKING:
@@ -28,8 +35,12 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("uptime", "Uptime"),
     ("price", "$/h"),
     ("spent", "Spent"),
+    ("flags", "Flags"),
     ("util", "GPU util"),
 )
+
+SHORT_FLAGS = {NOT_OURS: "not vp-tui", STORAGE_ONLY: "storage only"}
+"""How the instance flags read in the table, where room is short."""
 
 STATE_STYLES: dict[InstanceState, str] = {
     InstanceState.RUNNING: "bold $success",
@@ -64,14 +75,22 @@ class InstancesTable(DataTable[Text | str]):
         Binding("S", "app.shell", "Shell", id="instances.shell"),
         Binding("x", "app.stop_start", "Stop/start", id="instances.stop_start"),
         Binding("d", "app.destroy", "Destroy", id="instances.destroy"),
+        Binding("space", "toggle_mark", "Mark", id="instances.mark"),
     ]
+
+    MARK = "✓ "
+    """Shown before the id of a marked instance (marked ones are destroyed together)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.instances: dict[str, Instance] = {}
         self.overrides: dict[str, RowOverride] = {}
         self.stale: dict[str, tuple[datetime, str]] = {}
+        self.ledger: LedgerSnapshot | None = None
+        """The spend ledger at the last listing: spend per instance, and who started it."""
         """Platform -> (when its rows were last true, the error since): rows shown stale."""
+        self.marked: set[str] = set()
+        """Keys of the instances marked with `space` (for a bulk destroy)."""
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -108,6 +127,8 @@ class InstancesTable(DataTable[Text | str]):
             label = f"{state}? stale {format_duration((now - stale[0]).total_seconds())}"
             style = theme_style(self.app, "italic $warning")
         name = instance.instance_id + (f" {instance.label}" if instance.label else "")
+        if instance.key in self.marked:
+            name = self.MARK + name
         gpu = f"{instance.gpu_count}x {instance.gpu or instance.gpu_raw or '?'}"
         util = "-" if instance.gpu_util is None else f"{instance.gpu_util:.0f}%"
         return {
@@ -119,7 +140,11 @@ class InstancesTable(DataTable[Text | str]):
             "state": Text(label, style=style),
             "uptime": format_duration(instance.uptime_at(now)),
             "price": Text(format_price(hourly_rate(instance)), justify="right"),
-            "spent": Text(format_money(spent_so_far(instance, now)), justify="right"),
+            "spent": Text(format_money(spent_of(instance, self.ledger, now)), justify="right"),
+            "flags": Text(
+                ", ".join(SHORT_FLAGS.get(f, f) for f in instance_flags(instance, self.ledger)),
+                style=theme_style(self.app, "$warning"),
+            ),
             "util": Text(util, justify="right"),
         }
 
@@ -145,6 +170,7 @@ class InstancesTable(DataTable[Text | str]):
                 and key in self.instances
             ):
                 wanted[key] = self.instances[key]
+        self.marked &= wanted.keys()  # a mark goes with its instance
         with self.app.batch_update():
             for key in list(self.instances):
                 if key not in wanted:
@@ -183,9 +209,24 @@ class InstancesTable(DataTable[Text | str]):
         if instance is not None:
             self.update_cell(key, "state", self._cells(instance, now)["state"])
 
+    @property
+    def marked_instances(self) -> list[Instance]:
+        """The marked instances, in table order."""
+        return [i for key, i in self.instances.items() if key in self.marked]
+
+    def action_toggle_mark(self) -> None:
+        """Mark the instance under the cursor for a bulk destroy, or unmark it."""
+        instance = self.current
+        if instance is None:
+            return
+        self.marked ^= {instance.key}
+        name = self._cells(instance, datetime.now(UTC))["name"]
+        self.update_cell(instance.key, "name", name)
+
     def forget(self, key: str) -> None:
         """Drop a row now (its destroy was verified)."""
         self.overrides.pop(key, None)
+        self.marked.discard(key)
         if key in self.instances:
             self.remove_row(key)
             del self.instances[key]
