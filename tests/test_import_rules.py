@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "vp_tui"
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "locations": set(),
-    "config": {"locations"},
+    "config": {"locations", "core"},
     "logs": {"locations", "core"},
     "platforms": {"core", "config", "locations"},
     "remote": {"core", "config", "locations"},

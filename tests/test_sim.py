@@ -222,7 +222,11 @@ def test_vast_bid_search_carries_min_bid_and_storage(demo: DemoCloud) -> None:
 def test_vast_lifecycle_with_a_frozen_clock(demo: DemoCloud, clock: FakeClock) -> None:
     offer = search(demo, gpu_name={"eq": "RTX 4090"}, order=[["dph_total", "asc"]], limit=1)[0]
     created = create_vast(demo, offer["id"], label="train", env={"FOO": "bar", "-p 8080:8080": "1"})
-    assert created.json() == {"success": True, "new_contract": created.json()["new_contract"]}
+    assert created.json() == {
+        "success": True,
+        "new_contract": created.json()["new_contract"],
+        "instance_api_key": created.json()["instance_api_key"],
+    }
     instance_id = created.json()["new_contract"]
     # the offer is rented: off the market, and a second rent fails the way Vast fails
     assert offer["id"] not in {o["id"] for o in search(demo, limit=10_000, no_default=True)}

@@ -116,7 +116,7 @@ async def test_enter_in_a_field_moves_on_and_ctrl_s_rents(tmp_path: Path) -> Non
         await pilot.press("enter")
         assert app.screen is screen
         assert app.focused is screen.query_one("#disk", Input)
-        for _ in range(5):  # through every field: enter never rents
+        for _ in range(6):  # through every field: enter never rents
             await pilot.press("enter")
         await pilot.pause(0.3)
         assert app.screen is screen
@@ -135,3 +135,26 @@ async def test_enter_on_the_launch_button_rents(tmp_path: Path) -> None:
         await pilot.press("enter")
         assert not isinstance(app.screen, CreateScreen)
         await wait_for(pilot, lambda: len(rented(app)) == 1, what="the instance")
+
+
+async def test_a_max_lifetime_is_checked_in_place_and_arms_the_watchdog(tmp_path: Path) -> None:
+    from tui_helpers import notifications
+
+    async with running_app(tmp_path) as (app, pilot, cloud):
+        screen = await open_dialog(app, pilot, "vast 3090")
+        await retype(pilot, screen, "lifetime", "soon")
+        assert "like 45m, 8h or 1h30m" in text(screen, "lifetime-error")
+        assert launch_disabled(screen)
+        await retype(pilot, screen, "lifetime", "1h")
+        assert not launch_disabled(screen)
+        await pilot.press("ctrl+s")
+        await wait_for(
+            pilot,
+            lambda: any("will destroy itself in 1h" in n for n in notifications(app)),
+            what="the watchdog armed",
+        )
+        (instance_id,) = rented(app)
+        stored = cloud.cloud.get("vast", instance_id)
+        assert stored is not None
+        watchdog = cloud.cloud.sandbox_dir(stored).parent / f"{stored.platform}-{stored.id}.home"
+        assert (watchdog / ".vp" / "watchdog" / "config.json").exists()

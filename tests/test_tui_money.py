@@ -51,3 +51,22 @@ async def test_forgotten_instances_are_flagged_with_their_spend(tmp_path: Path) 
         )
         spent = str(table.get_cell(f"vast:{ours.instance_id}", "spent"))
         assert spent.startswith("$")  # what it billed while it ran, kept by the ledger
+
+
+async def test_a_budget_near_its_limit_turns_the_status_bar_amber(tmp_path: Path) -> None:
+    from tui_helpers import notifications
+
+    async with running_app(tmp_path) as (app, pilot, _cloud):
+        rent(app.engine, "vast", "RTX 3090")
+        table = app.query_one("#instances", InstancesTable)
+        await wait_for(pilot, lambda: table.row_count == 1, what="the instance listed")
+        app.engine.settings.budget.daily_usd = 0.000001  # already spent: over budget
+        app.run_guards()
+        bar = app.query_one("#status-bar")
+        await wait_for(pilot, lambda: bar.has_class("budget-warn"), what="the amber status bar")
+        await wait_for(
+            pilot,
+            lambda: any("daily budget" in n for n in notifications(app)),
+            what="the budget notification",
+        )
+        assert table.row_count == 1  # the default action only warns

@@ -10,6 +10,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from vp_tui.bootstrap import build_context
+from vp_tui.config import Settings
 from vp_tui.sim.server import DemoCloud
 from vp_tui.tui.app import VpApp
 
@@ -26,10 +27,16 @@ async def running_app(
     refresh_seconds: float = 2,
     fleet_seconds: float = 1,
     accounts_seconds: float | None = None,
+    configure: Callable[[Settings], Settings] | None = None,
 ) -> AsyncIterator[tuple[VpApp, Pilot[None], DemoCloud]]:
-    """The dashboard on its own demo cloud (fast boots), driven by a Pilot."""
+    """The dashboard on its own demo cloud (fast boots), driven by a Pilot.
+
+    ``configure`` changes the settings before the app starts (e.g. to set alerts).
+    """
     with DemoCloud(tmp_path / "data" / "demo", boot_seconds=boot_seconds, faults=faults) as cloud:
         context = build_context(demo_cloud=cloud)
+        if configure is not None:
+            context.settings = configure(context.settings)
         if project is None:
             project = tmp_path / "project"
             project.mkdir(exist_ok=True)

@@ -22,6 +22,7 @@ from vp_tui.platforms.base import Platform
 from vp_tui.remote.keys import resolve_identity
 from vp_tui.remote.readiness import command_probe
 from vp_tui.services.fleet import Fleet
+from vp_tui.services.guards import Guards
 from vp_tui.services.jobs import Jobs
 from vp_tui.services.ledger import Ledger
 from vp_tui.services.market import Market
@@ -42,6 +43,7 @@ class Context:
     market: Market = field(default_factory=lambda: Market({}))
     fleet: Fleet = field(default_factory=lambda: Fleet({}))
     jobs: Jobs | None = None
+    guards: Guards | None = None
     demo_cloud: DemoCloud | None = None
     owns_demo_cloud: bool = False
 
@@ -138,13 +140,20 @@ def build_context(
     fleet = Fleet(
         platforms, probe=command_probe(settings), public_key=public_key, ledger=Ledger(store)
     )
+    jobs = Jobs(settings, fleet, store, logs_dir=data_dir / "jobs" if data_dir else None)
     return Context(
         settings=settings,
         demo=use_demo,
         platforms=platforms,
-        market=Market(platforms),
+        market=Market(platforms, store=store),
         fleet=fleet,
-        jobs=Jobs(settings, fleet, store, logs_dir=data_dir / "jobs" if data_dir else None),
+        jobs=jobs,
+        guards=Guards(
+            settings,
+            fleet,
+            jobs,
+            state_path=data_dir / "guard-state.json" if data_dir else None,
+        ),
         demo_cloud=demo_cloud,
         owns_demo_cloud=owns,
     )

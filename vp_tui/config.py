@@ -15,10 +15,10 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomlkit
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -140,6 +140,49 @@ class SSHSettings(_Section):
     """Seconds to wait for one SSH connection attempt."""
 
 
+def _duration(value: Any) -> float:
+    from vp_tui.core.durations import parse_duration
+
+    return parse_duration(value)
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+"""Seconds, given as ``20s``, ``30m``, ``2h``, ``1h30m`` or a number of seconds."""
+
+GuardAction = Literal["warn", "stop", "destroy"]
+
+
+class BudgetSettings(_Section):
+    """Spending limits the guards enforce on the instances vp-tui started."""
+
+    daily_usd: float | None = Field(default=None, gt=0)
+    """Most dollars to spend in a day (local time); unset for no daily limit."""
+    monthly_usd: float | None = Field(default=None, gt=0)
+    """Most dollars to spend in a calendar month; unset for no monthly limit."""
+    action: GuardAction = "warn"
+    """What to do at 100 %: warn, stop or destroy the instances vp-tui started."""
+
+
+class IdleSettings(_Section):
+    """Idle teardown: an instance no job of ours uses and whose GPU sleeps."""
+
+    gpu_percent: float = Field(default=5.0, ge=0, le=100)
+    """GPU utilisation (%) under which an instance counts as idle."""
+    after: Duration = 1800.0
+    """How long it must stay idle (e.g. 30m) before the action."""
+    action: GuardAction | Literal["off"] = "warn"
+    """What to do with an idle instance: off, warn, stop or destroy."""
+
+
+class AlertSettings(_Section):
+    """What to be told about: prices and balances."""
+
+    prices: list[str] = Field(default_factory=list)
+    """Price alerts, in the offers filter language (e.g. "h100 <2")."""
+    balance_below_usd: float | None = Field(default=None, gt=0)
+    """Warn when an account's balance drops below this many dollars."""
+
+
 class Settings(BaseSettings):
     """Everything vp-tui can be configured with."""
 
@@ -161,6 +204,12 @@ class Settings(BaseSettings):
     """File sync."""
     ssh: SSHSettings = Field(default_factory=SSHSettings)
     """SSH."""
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    """Spending limits."""
+    idle: IdleSettings = Field(default_factory=IdleSettings)
+    """Idle teardown."""
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    """Price and balance alerts."""
 
     @classmethod
     def settings_customise_sources(
@@ -185,6 +234,9 @@ SECTIONS: dict[str, type[_Section]] = {
     "runpod": RunPodSettings,
     "sync": SyncSettings,
     "ssh": SSHSettings,
+    "budget": BudgetSettings,
+    "idle": IdleSettings,
+    "alerts": AlertSettings,
 }
 SECRET_KEYS = {"vast.api_key", "runpod.api_key"}
 
@@ -330,6 +382,9 @@ class _FileOnly(BaseModel):
     runpod: RunPodSettings = Field(default_factory=RunPodSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     ssh: SSHSettings = Field(default_factory=SSHSettings)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    idle: IdleSettings = Field(default_factory=IdleSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
 
 def _validate_file_only(data: Mapping[str, Any]) -> None:

@@ -12,9 +12,11 @@ from vp_tui.cli import (
     config_cmd,
     costs_cmd,
     demo_cmd,
+    guard_cmd,
     instances_cmd,
     jobs_cmd,
     market_cmd,
+    watch_cmd,
 )
 from vp_tui.cli.output import CliError, error
 from vp_tui.config import ConfigError, check_data_dir
@@ -56,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     config_cmd.add_parsers(sub)
     market_cmd.add_parsers(sub)
+    watch_cmd.add_parsers(sub)
     instances_cmd.add_parsers(sub)
     costs_cmd.add_parsers(sub)
+    guard_cmd.add_parsers(sub)
     jobs_cmd.add_parsers(sub)
     demo_cmd.add_parsers(sub)
     return parser

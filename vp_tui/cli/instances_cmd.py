@@ -12,6 +12,7 @@ from vp_tui.bootstrap import Context
 from vp_tui.cli.context import add_platform_option, chosen_platforms, opened
 from vp_tui.cli.output import CliError, error, print_json, stderr, stdout, table, warn
 from vp_tui.cli.validate import (
+    duration,
     identifier,
     offer_id,
     positive_amount,
@@ -19,12 +20,14 @@ from vp_tui.cli.validate import (
     timeout_seconds,
 )
 from vp_tui.core.costs import hourly_rate, spent_so_far
+from vp_tui.core.durations import format_span
 from vp_tui.core.gpus import canonical_gpu
 from vp_tui.core.launch_price import launch_price, per_day
 from vp_tui.core.models import Instance, LaunchSpec, Offer, PlatformName, PlatformStatus
 from vp_tui.core.money import format_duration, format_money, format_price
 from vp_tui.core.text import visible
 from vp_tui.platforms.base import OfferQuery, PlatformError, check_price_cap
+from vp_tui.services.jobs import JobError
 from vp_tui.services.ledger import LedgerSnapshot, instance_flags, spent_of
 
 
@@ -54,6 +57,24 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--timeout", type=timeout_seconds, default=900, help="seconds to wait with --wait"
     )
     p.add_argument("--yes", "-y", action="store_true", help="rent without asking")
+    p.add_argument(
+        "--max-lifetime",
+        type=duration,
+        metavar="DURATION",
+        help="the instance tears itself down this long after launch (e.g. 8h), vp-tui or not",
+    )
+    p.add_argument(
+        "--lease",
+        type=duration,
+        metavar="DURATION",
+        help="the instance tears itself down when vp-tui or `vp guard` stop renewing this lease",
+    )
+    p.add_argument(
+        "--expiry-action",
+        choices=["stop", "destroy"],
+        default="destroy",
+        help="what the on-instance watchdog does at the end (default destroy)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=create_instance)
 
@@ -254,7 +275,8 @@ def create_instance(args: argparse.Namespace) -> int:
             instance = context.fleet.create(offer, spec, wait=False, on_progress=progress)
         except PlatformError as exc:
             raise CliError(str(exc)) from None
-        if args.wait:
+        # The watchdog starts over SSH: --max-lifetime and --lease wait for the instance.
+        if args.wait or args.max_lifetime is not None or args.lease is not None:
             last_seen = instance
 
             def track(seen: Instance, message: str) -> None:
@@ -270,7 +292,44 @@ def create_instance(args: argparse.Namespace) -> int:
                 return _created_but_not_ready(last_seen, str(exc), 1, args.json)
             except KeyboardInterrupt:
                 return _created_but_not_ready(last_seen, "interrupted", 130, args.json)
+            if args.max_lifetime is not None or args.lease is not None:
+                status = _arm(context, instance, args)
+                if status:
+                    _print_created(instance, args.json)
+                    return status
     _print_created(instance, args.json)
+    return 0
+
+
+def _arm(context: Context, instance: Instance, args: argparse.Namespace) -> int:
+    """Start the on-instance watchdog; a failure leaves the instance billing and says so."""
+    guards = context.guards
+    assert guards is not None
+    try:
+        plan = guards.arm(
+            instance,
+            max_lifetime=args.max_lifetime,
+            lease=args.lease,
+            action=args.expiry_action,
+        )
+    except JobError as exc:
+        error(
+            f"{exc}; {instance.platform} instance {instance.instance_id} runs without its "
+            f"watchdog and may be billing: destroy it with "
+            f"`vp destroy-instance {instance.instance_id}`"
+        )
+        return 1
+    parts = []
+    if plan.deadline is not None:
+        when = datetime.fromtimestamp(plan.deadline).astimezone().strftime("%H:%M:%S")
+        parts.append(f"at {when} (max lifetime {format_span(args.max_lifetime)})")
+    if plan.lease_seconds is not None:
+        parts.append(f"when its lease of {format_span(plan.lease_seconds)} is not renewed")
+    (stderr if args.json else stdout).print(
+        f"watchdog armed on {instance.instance_id}: it will {plan.action} itself "
+        + " or ".join(parts),
+        markup=False,
+    )
     return 0
 
 

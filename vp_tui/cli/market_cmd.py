@@ -100,22 +100,7 @@ def offers(args: argparse.Namespace) -> int:
         return 0
     shown = shown if args.limit else shown[:30]
     best = cheapest_keys(result.offers)
-    table(
-        [
-            "platform",
-            "offer",
-            "GPU",
-            "#",
-            "VRAM GB",
-            "$/h",
-            "$/TFLOP-h",
-            "rel",
-            "location",
-            "stock",
-            "spot",
-        ],
-        [_row(offer, offer.key in best) for offer in shown],
-    )
+    table(OFFER_COLUMNS, [offer_row(offer, offer.key in best) for offer in shown])
     stdout.print(
         f"{len(shown)} of {len(result.offers)} offers; * cheapest per GPU model; "
         "--json for all, --by-gpu to compare platforms"
@@ -123,7 +108,15 @@ def offers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _row(offer: Offer, cheapest: bool) -> tuple[str, ...]:
+OFFER_COLUMNS = (
+    "platform", "offer", "GPU", "#", "VRAM GB", "$/h", "$/TFLOP-h", "rel", "location", "stock",
+    "spot",
+)  # fmt: skip
+"""The columns of an offers table (:func:`offer_row`)."""
+
+
+def offer_row(offer: Offer, cheapest: bool) -> tuple[str, ...]:
+    """One offer as a row of :data:`OFFER_COLUMNS` (``cheapest`` marks it with ``*``)."""
     value = offer.dollars_per_tflop_hour
     return (
         offer.platform,

@@ -11,6 +11,8 @@ import math
 import posixpath
 import re
 
+from vp_tui.core.durations import parse_duration
+
 MAX_COUNT = 1_000_000
 """Larger GPU counts or row limits than this are typing mistakes, not requests."""
 MAX_SECONDS = 7 * 24 * 3600.0
@@ -68,6 +70,14 @@ def timeout_seconds(text: str) -> float:
             f"expected seconds from 0 to {MAX_SECONDS:.0f}, got {_shown(text)}"
         )
     return number
+
+
+def duration(text: str) -> float:
+    """A positive duration: ``20s``, ``30m``, ``2h``, ``1h30m`` or seconds."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def identifier(text: str) -> str:

@@ -153,6 +153,8 @@ class LaunchSpec(_Model):
     max_price_per_hour: float | None = Field(default=None, gt=0)
     """Refuse to rent above this; None means the platform's configured cap."""
     ports: list[str] = Field(default_factory=lambda: ["22/tcp"])
+    max_lifetime_seconds: float | None = Field(default=None, gt=0)
+    """Tear the instance down this long after launch, by its own watchdog (vp-tui or not)."""
 
 
 class Instance(_Model):

@@ -26,6 +26,8 @@ token                         keeps offers ...
 Spaces after a field name or an operator are allowed (``price < 0.5``, ``vram >= 24``).
 Parsing never fails: a token that is none of the above (``<abc``, ``vram``) is searched
 for as text, which usually matches nothing and so shows the user the filter is off.
+Where a filter must not quietly match nothing (``vp watch``, price alerts),
+:func:`unknown_tokens` names such tokens so they can be refused.
 
 :class:`OfferIndex` prepares offers once (search text, numeric columns, one order per sort
 key) so that applying a filter is a few list comprehensions over plain Python values.
@@ -54,6 +56,7 @@ __all__ = [
     "filter_offers",
     "offer_facts",
     "parse_filter",
+    "unknown_tokens",
 ]
 
 BoundField = Literal["price", "vram", "gpus", "rel"]
@@ -269,6 +272,29 @@ def parse_filter(text: str) -> OfferFilter:
         platforms=frozenset(platforms),
         interruptible=spot if spot != ondemand else None,
     )
+
+
+_OPERATORS = frozenset("<>=")
+_NAMES = frozenset(name for name in _FIELDS if name) | {"$"}
+
+
+def unknown_tokens(text: str) -> list[str]:
+    """The tokens of a filter line that are meant as something the language does not know.
+
+    Those are tokens with a comparison operator that are not a valid bound (``<abc``,
+    ``vram>x``, ``foo<2``), a field name on its own (``vram``, ``price``) and a bare
+    ``-`` or ``!``. Plain words are searches and always understood.
+    """
+    line = _JOIN_OP.sub(r"\1", _JOIN_FIELD.sub(r"\1", text.lower()))
+    unknown: list[str] = []
+    for token in line.split():
+        if token in _PLATFORM_WORDS or token in _SPOT_WORDS or token in _ONDEMAND_WORDS:
+            continue
+        word = token[1:] if token[0] in "-!" else token
+        misread = _OPERATORS.intersection(word) and (word != token or _bound(word) is None)
+        if not word or word in _NAMES or misread:
+            unknown.append(token)
+    return unknown
 
 
 _Column = list[float]

@@ -3,7 +3,8 @@
 One platform failing never hides the other's offers: the result carries a
 status per platform, and the last good offers of a failing platform stay
 available, marked stale. Rate limits back off per platform; a short cache
-keeps repeated refreshes from hammering an API.
+keeps repeated refreshes from hammering an API. Given a store, every fresh answer
+to an unfiltered search is added to the price history.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from vp_tui.platforms.base import (
     RateLimited,
     SortKey,
 )
+from vp_tui.services.price_history import PriceHistory
+from vp_tui.services.store import Store
 
 __all__ = [
     "SORT_KEYS",
@@ -37,6 +40,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_ALL = 100_000
+"""The largest ``OfferQuery.limit``: a search for the whole market."""
 
 SORT_KEYS: tuple[SortKey, ...] = SORTS
 """Every sort order of ``OfferQuery.sort`` (the rules live in :mod:`vp_tui.core.ranking`)."""
@@ -78,8 +84,11 @@ class Market:
         cache_seconds: float = 15.0,
         max_backoff_seconds: float = 120.0,
         clock: Callable[[], datetime] = utcnow,
+        store: Store | None = None,
     ) -> None:
         self.platforms = dict(platforms)
+        self.history: PriceHistory | None = PriceHistory(store) if store is not None else None
+        """Where offer prices are recorded (None: not recorded)."""
         self.cache_seconds = cache_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self._clock = clock
@@ -106,15 +115,30 @@ class Market:
         answers = dict(zip(names, fetched, strict=True))
         offers: list[Offer] = []
         statuses: dict[PlatformName, PlatformStatus] = {}
+        new: list[Offer] = []
         for name in names:
-            platform_offers, status = answers[name]
+            platform_offers, status, fresh = answers[name]
             offers.extend(platform_offers)
             statuses[name] = status
+            if fresh:
+                new.extend(platform_offers)
+        if new and _whole_market(query):
+            self._record(new)
         return MarketResult(rank(offers, query.sort)[: query.limit], statuses, self._clock())
+
+    def _record(self, offers: list[Offer]) -> None:
+        """Add just-fetched offers to the price history; a failure only costs the point."""
+        if self.history is None:
+            return
+        try:
+            self.history.record(offers, self._clock())
+        except Exception:
+            log.exception("recording offer prices failed")
 
     def _fetch_one(
         self, name: PlatformName, query: OfferQuery, force: bool
-    ) -> tuple[list[Offer], PlatformStatus]:
+    ) -> tuple[list[Offer], PlatformStatus, bool]:
+        """The offers of one platform, how it answered, and whether they were just fetched."""
         memory = self._memory[name]
         now = self._clock()
         with self._lock:
@@ -124,7 +148,8 @@ class Market:
                 and now - memory.fetched_at < timedelta(seconds=self.cache_seconds)
             )
             if fresh and not force:
-                return list(memory.offers), PlatformStatus(platform=name, ok=True, checked_at=now)
+                status = PlatformStatus(platform=name, ok=True, checked_at=now)
+                return list(memory.offers), status, False
             if memory.backoff_until is not None and now < memory.backoff_until:
                 wait = (memory.backoff_until - now).total_seconds()
                 if memory.until_reset:
@@ -170,13 +195,14 @@ class Market:
             memory.last_error = None
         # Read right after the call that counted them: the adapter's own counter.
         skipped = int(getattr(self.platforms[name], "skipped_offer_rows", 0) or 0)
-        return list(offers), PlatformStatus(
+        status = PlatformStatus(
             platform=name, ok=True, checked_at=self._clock(), skipped_rows=skipped
         )
+        return list(offers), status, True
 
     def _stale(
         self, name: PlatformName, error: str, query: OfferQuery
-    ) -> tuple[list[Offer], PlatformStatus]:
+    ) -> tuple[list[Offer], PlatformStatus, bool]:
         memory = self._memory[name]
         keep = memory.offers if memory.query == query else []
         status = PlatformStatus(
@@ -186,4 +212,10 @@ class Market:
             stale_since=memory.fetched_at if keep else None,
             checked_at=self._clock(),
         )
-        return list(keep), status
+        return list(keep), status, False
+
+
+def _whole_market(query: OfferQuery) -> bool:
+    """Whether ``query`` asks for every offer (no filter, the largest limit), so that its
+    cheapest offers and counts are the market's."""
+    return query == OfferQuery(limit=_ALL, sort=query.sort)

@@ -1,4 +1,4 @@
-"""SQLite store (WAL) of jobs and instances seen, shared by `vp` and `vp-tui`.
+"""SQLite store (WAL) of jobs, instances seen and price history, shared by `vp` and `vp-tui`.
 
 Each call opens its own short-lived connection, so threads and separate
 processes can use the store at the same time.
@@ -109,6 +109,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
             "CREATE INDEX IF NOT EXISTS billing_instance "
             "ON billing_periods (platform, instance_id, until)",
+        ),
+    ),
+    Migration(
+        5,
+        "price history: the cheapest $/GPU-h per GPU model, platform and kind over time",
+        (
+            """CREATE TABLE IF NOT EXISTS price_history (
+                gpu TEXT NOT NULL,
+                platform TEXT NOT NULL,
+                interruptible INTEGER NOT NULL,
+                at REAL NOT NULL,
+                price_per_gpu_hour REAL NOT NULL,
+                offers INTEGER NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS price_history_at ON price_history (at)",
+            "CREATE INDEX IF NOT EXISTS price_history_series "
+            "ON price_history (gpu, platform, interruptible, at)",
         ),
     ),
 )

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hmac
 import json
 import os
 import random
+import secrets
 import shutil
 import threading
 import time
@@ -37,6 +39,7 @@ from vp_tui.sim.market import (
     stock_level,
     unit_hash,
 )
+from vp_tui.sim.sandbox import home_of, job_running
 
 try:  # POSIX only; elsewhere the demo cloud is shared between threads, not processes
     import fcntl
@@ -71,6 +74,22 @@ OCI_ERROR = (
 """What Docker says when a Vast host cannot start the container (the ``ocifail`` fate)."""
 
 EndpointProvider = Callable[["SimInstance"], "tuple[str, int] | None"]
+
+INSTANCE_KEY_FIELD = "instance_api_key"
+"""Where an instance's own API key is kept in :attr:`SimInstance.extra`."""
+DEMO_API_URL_ENV = "VP_DEMO_API_URL"
+"""The variable that tells commands on a demo instance its provider API's base URL (on a
+real cloud the watchdog uses the provider's public URL instead)."""
+IDLE_GPU_PERCENT = 3.0
+"""A running instance with no vp-tui job running shows a GPU utilisation below this."""
+
+
+def new_instance_key(platform: str) -> str:
+    """A fresh random API key for one instance: 64 hex digits on Vast (the form of Vast's
+    keys), ``rpa_`` and 40 upper-case hex digits on RunPod."""
+    if platform == "runpod":
+        return "rpa_" + secrets.token_hex(20).upper()
+    return secrets.token_hex(32)
 
 
 class SimError(Exception):
@@ -519,17 +538,79 @@ class SimCloud:
         return Observation("running", (inst.ssh_host, inst.ssh_port), False, 1.0)
 
     def gpu_util(self, inst: SimInstance, now: float | None = None) -> float:
-        """A plausible GPU utilisation (%) for a running instance, steady for 30 s at a time."""
+        """A plausible GPU utilisation (%) for a running instance, steady for 30 s at a time:
+        35-95 % while a vp-tui job runs on it (:meth:`job_running`), 0-3 % otherwise."""
         now = self.now() if now is None else now
         if inst.phase(now, self.boot_seconds) != "running":
             return 0.0
         if inst.platform == "vast" and inst.extra.get("fate") in VAST_BOOTED_FATES:
             return 0.0
+        if not self.job_running(inst):
+            idle = IDLE_GPU_PERCENT * unit_hash(self.seed, inst.id, "idle", int(now // 30))
+            return round(idle, 1)
         return round(35.0 + 60.0 * unit_hash(self.seed, inst.id, int(now // 30)), 1)
+
+    def job_running(self, inst: SimInstance) -> bool:
+        """Whether a detached vp-tui job runs on the instance now: a job directory under
+        ``~/.vp/jobs`` without ``exit_code`` whose ``pid`` process is alive. Cheap (one
+        directory scan, no state lock) and never raises."""
+        return job_running(self.home_dir(inst))
 
     def sandbox_dir(self, inst: SimInstance) -> Path:
         """The local directory standing in for the instance's disk (``/workspace``)."""
         return self.state_dir / "sandboxes" / f"{inst.platform}-{inst.id}"
+
+    def home_dir(self, inst: SimInstance) -> Path:
+        """The instance's home directory (``~``), beside its sandbox."""
+        return home_of(self.sandbox_dir(inst))
+
+    # -- the instance's own credential -------------------------------------------------
+
+    def instance_api_key(self, platform: str, instance_id: str) -> str:
+        """The instance's own API key (Vast ``CONTAINER_API_KEY``, RunPod's pod-scoped
+        ``RUNPOD_API_KEY``), made at creation; an instance saved before keys existed gets
+        one now. SimError 404 when there is no such live instance."""
+        with self._locked():
+            inst = self._live(platform, instance_id)
+            key = inst.extra.get(INSTANCE_KEY_FIELD)
+            if not isinstance(key, str) or not key:
+                key = inst.extra[INSTANCE_KEY_FIELD] = new_instance_key(platform)
+                self._save()
+            return key
+
+    def instance_for_key(self, platform: str, key: str) -> SimInstance | None:
+        """A copy of the live instance of ``platform`` whose own API key is ``key``, or None."""
+        if not key:
+            return None
+        wanted = key.encode()
+        with self._locked():
+            for inst in self._instances.values():
+                if inst.platform != platform or inst.destroyed:
+                    continue
+                own = inst.extra.get(INSTANCE_KEY_FIELD)
+                if isinstance(own, str) and own and hmac.compare_digest(own.encode(), wanted):
+                    return copy.deepcopy(inst)
+        return None
+
+    def instance_environment(self, inst: SimInstance, api_url: str = "") -> dict[str, str]:
+        """The variables the provider puts in the environment of every command on the
+        instance: Vast ``CONTAINER_ID``, ``CONTAINER_API_KEY`` and ``VAST_CONTAINERLABEL``;
+        RunPod ``RUNPOD_POD_ID`` and ``RUNPOD_API_KEY``; plus :data:`DEMO_API_URL_ENV` with
+        the emulator's base URL when ``api_url`` is given."""
+        key = inst.extra.get(INSTANCE_KEY_FIELD)
+        if not isinstance(key, str) or not key:
+            key = self.instance_api_key(inst.platform, inst.id)
+        if inst.platform == "runpod":
+            env = {"RUNPOD_POD_ID": inst.id, "RUNPOD_API_KEY": key}
+        else:
+            env = {
+                "CONTAINER_ID": inst.id,
+                "CONTAINER_API_KEY": key,
+                "VAST_CONTAINERLABEL": f"C.{inst.id}",
+            }
+        if api_url:
+            env[DEMO_API_URL_ENV] = api_url
+        return env
 
     def account(self, platform: str) -> AccountView:
         """The platform's demo account: credit, spend so far, what remains, burn rate."""
@@ -819,7 +900,12 @@ class SimCloud:
                 onstart=onstart,
                 offer_id=int(offer_id),
                 offer=dict(offer),
-                extra={"runtype": runtype or "ssh_proxy", "keys_copied": True, "boot": "create"},
+                extra={
+                    "runtype": runtype or "ssh_proxy",
+                    "keys_copied": True,
+                    "boot": "create",
+                    INSTANCE_KEY_FIELD: new_instance_key("vast"),
+                },
                 ssh_keys=[k["key"] for k in self._state["ssh_keys"]["vast"]],
                 events=[(now, f"created from offer {offer_id}")],
             )
@@ -952,6 +1038,7 @@ class SimCloud:
                     "globalNetworking": bool(global_networking),
                     "noPublicPort": bool(no_public_port),
                     "lastStatusChange": f"Rented by User: {_js_date(now)}",
+                    INSTANCE_KEY_FIELD: new_instance_key("runpod"),
                 },
                 events=[(now, f"created on {spec.display_name} x{gpu_count}")],
             )

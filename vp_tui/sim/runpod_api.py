@@ -22,7 +22,7 @@ USER_ID = "user_2demoVpTuiAccount0000000"
 _DATACENTERS = RUNPOD_DATACENTERS
 """RunPod's data centres in the demo: ``(id, name, country code)``."""
 GRAPHQL_GONE = (
-    "The GraphQL API is retired: use the REST API v2 (https://rest.runpod.io/v2, "
+    "The GraphQL API is retired: use the REST API v2 (https://api.runpod.io/v2, "
     "https://api.runpod.io/v2)."
 )
 

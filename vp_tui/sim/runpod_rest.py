@@ -4,7 +4,10 @@ Routes: ``GET /v2/catalog/gpus[/{id}]``, ``GET|POST /v2/pods``,
 ``GET|PATCH|DELETE /v2/pods/{id}``, ``POST /v2/pods/{id}/action``,
 ``GET /v2/pods/{id}/logs`` (Server-Sent Events), ``GET|PUT /v2/account/ssh-keys``
 and ``GET /v2/billing/pods``. Auth is ``Authorization: Bearer KEY`` only; every
-error is an RFC 9457 problem body (:mod:`vp_tui.sim.rest_problems`).
+error is an RFC 9457 problem body (:mod:`vp_tui.sim.rest_problems`). Besides the
+account key, each pod's own pod-scoped key (``RUNPOD_API_KEY`` inside the pod) is
+accepted for reading, stopping and terminating that one pod; anything else with it
+answers 403.
 
 Pod status follows the boot timer: ``PROVISIONING`` for the first half of the
 first boot (a start resumes on the pod's own host), ``STARTING`` for the rest
@@ -627,7 +630,43 @@ class RunPodRestV2:
         if scheme.lower() != "bearer" or not key.strip():
             return self.unauthorized("missing bearer token")
         if key.strip() != self._api_key:
+            return self._pod_key_refusal(req, key.strip())
+        return None
+
+    def _pod_key_refusal(self, req: HttpRequest, key: str) -> HttpResponse | None:
+        """None when ``key``, not the account's, is a pod's own pod-scoped key
+        (``RUNPOD_API_KEY`` inside the pod) and the request is one it may make on *that*
+        pod: ``GET /v2/pods/{id}``, ``POST /v2/pods/{id}/action`` with ``stop`` or
+        ``terminate``, ``DELETE /v2/pods/{id}``. Otherwise the answer: 401 for a key that is
+        no one's, 403 for a pod key used beyond its pod."""
+        pod = self.cloud.instance_for_key("runpod", key)
+        if pod is None:
             return self.unauthorized("invalid API key")
+        matched = self._match(req)
+        template, pod_id = (matched[0].template, matched[1].get("id")) if matched else ("", None)
+        allowed = {
+            ("GET", "/v2/pods/{id}"),
+            ("DELETE", "/v2/pods/{id}"),
+            ("POST", "/v2/pods/{id}/action"),
+        }
+        if (req.method, template) not in allowed or pod_id != pod.id:
+            return problem(
+                403,
+                f"this API key is scoped to pod {pod.id}: it can only read, stop or "
+                "terminate that pod",
+            )
+        if template == "/v2/pods/{id}/action":
+            try:
+                body = req.json()
+            except ValueError:
+                body = None
+            action = body.get("action") if isinstance(body, dict) else None
+            if action not in ("stop", "terminate"):
+                return problem(
+                    403,
+                    f"this API key is scoped to pod {pod.id}: its only actions are stop "
+                    "and terminate",
+                )
         return None
 
     def handle(self, req: HttpRequest) -> HttpResponse:

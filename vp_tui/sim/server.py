@@ -295,7 +295,14 @@ class DemoCloud:
             current = cloud.get(platform, instance_id)
             return cloud.authorized_keys(platform, current) if current is not None else []
 
-        return self.ssh_hosts.ensure_host(self._host_key(inst), cloud.sandbox_dir(inst), keys)
+        environment = cloud.instance_environment(inst, self._api_url(platform))
+        return self.ssh_hosts.ensure_host(
+            self._host_key(inst), cloud.sandbox_dir(inst), keys, environment
+        )
+
+    def _api_url(self, platform: str) -> str:
+        """The base URL of the emulator of ``platform`` (empty before :meth:`start`)."""
+        return self.runpod_url if platform == "runpod" else self.vast_url
 
     def _ssh_proxy(self, inst: SimInstance) -> tuple[str, int] | None:
         """The second port of a served instance's SSH server, standing in for Vast's proxy."""

@@ -15,8 +15,10 @@ What a client sees on a demo host:
   (``<sandbox>.home``), so ``~/.vp/jobs/...`` works and stays per instance;
 * the environment is minimal, like sshd's (``PATH``, ``HOME``, ``USER``,
   ``LOGNAME``, ``SHELL``, ``LANG``/``LC_*``, ``SSH_CONNECTION``, ``TERM`` with
-  a PTY) plus ``VP_SIM_SANDBOX``; of the variables a client sends only
-  ``LANG`` and ``LC_*`` are accepted (sshd's usual ``AcceptEnv``);
+  a PTY) plus ``VP_SIM_SANDBOX`` and the instance's own variables given to
+  :meth:`DemoSSHHosts.ensure_host` (the provider's per-instance id and API key,
+  as the real clouds set them in the container); of the variables a client
+  sends only ``LANG`` and ``LC_*`` are accepted (sshd's usual ``AcceptEnv``);
 * ``/workspace`` in a command line is rewritten textually to the sandbox
   path. This is a convenience, **not a security boundary**: commands run as
   the local user and can reach anything that user can;
@@ -56,12 +58,14 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncssh
+
+from vp_tui.sim.sandbox import home_of
 
 __all__ = ["DemoSSHHosts", "rewrite_daemon_arg", "rsync_daemon_modules"]
 
@@ -316,6 +320,8 @@ class _Host:
     proxy_port: int = 0
     """A second port of the same server: the instance's "proxy" endpoint."""
     proxy_acceptor: asyncssh.SSHAcceptor | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    """The instance's own variables, in the environment of every command run on it."""
     connections: set[asyncssh.SSHServerConnection] = field(default_factory=set)
     sessions: set[_Session] = field(default_factory=set)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -476,12 +482,18 @@ class DemoSSHHosts:
     # ---------------------------------------------------------------- hosts
 
     def ensure_host(
-        self, instance_key: str, sandbox: Path, authorized_keys: Callable[[], list[str]]
+        self,
+        instance_key: str,
+        sandbox: Path,
+        authorized_keys: Callable[[], list[str]],
+        environment: Mapping[str, str] | None = None,
     ) -> tuple[str, int]:
         """Serve ``instance_key`` over SSH (or return its running listener): ``(host, port)``.
 
         ``authorized_keys`` is called on every authentication attempt and returns the
         OpenSSH public key lines allowed to log in; only public key auth is offered.
+        ``environment`` (the instance's own variables) is set for every command run on
+        the host from now on, detached jobs inheriting it; None keeps what it was.
         The host key is kept under the state dir, so the instance keeps it across
         processes; the port is new in every process.
         """
@@ -492,8 +504,11 @@ class DemoSSHHosts:
                 if host.sandbox != os.path.realpath(sandbox):
                     raise ValueError(f"demo host {instance_key!r} already serves {host.sandbox}")
                 host.authorized_keys = authorized_keys
+                if environment is not None:
+                    host.environment = dict(environment)
                 return LOOPBACK, host.port
             host = self._new_host(instance_key, Path(sandbox), authorized_keys)
+            host.environment = dict(environment or {})
             self._call(self._listen(host), timeout=30)
             self._hosts[instance_key] = host
             return LOOPBACK, host.port
@@ -619,7 +634,7 @@ class DemoSSHHosts:
     ) -> _Host:
         sandbox.mkdir(parents=True, exist_ok=True)
         real = os.path.realpath(sandbox)
-        home = Path(real).parent / f"{Path(real).name}.home"
+        home = home_of(Path(real))
         _private_dir(home)
         record = self._record_file(instance_key)
         _private_dir(record.parent)
@@ -846,6 +861,7 @@ class DemoSSHHosts:
                 env[name] = value
         if process.term_type:
             env["TERM"] = process.term_type
+        env.update(host.environment)
         env[SANDBOX_ENV] = host.sandbox
         return env
 

@@ -13,6 +13,10 @@ asks for ``cancel_unavail``; ``start_date`` is the creation time and
 name the SSH *proxy*, a second port of the instance's demo SSH server (for
 Jupyter run types ``ssh_port`` is the proxy's port minus one, as on Vast); offer
 searches count against a daily quota per API key.
+
+Besides the account key, each instance's own key (``CONTAINER_API_KEY`` inside it, and
+``instance_api_key`` in the create answer) is accepted for showing, stopping/starting
+and destroying that one instance; anything else with it answers 403.
 """
 
 from __future__ import annotations
@@ -374,8 +378,11 @@ class VastAPI:
             route_known = True
             if method != req.method:
                 continue
-            if req.bearer() != self._api_key:
-                return self.unauthorized(req)
+            key = req.bearer()
+            if key != self._api_key:
+                refused = self._instance_key_refusal(req, key or "", handler, match.groupdict())
+                if refused is not None:
+                    return refused
             try:
                 return handler(req, **match.groupdict())
             except SimError as exc:
@@ -385,6 +392,47 @@ class VastAPI:
         if route_known:
             return _error(405, "method_not_allowed", f"Method {req.method} not allowed here.")
         return _error(404, "not_found", f"No API endpoint at {req.path}")
+
+    def _instance_key_refusal(
+        self,
+        req: HttpRequest,
+        key: str,
+        handler: Callable[..., HttpResponse],
+        params: dict[str, str],
+    ) -> HttpResponse | None:
+        """None when ``key``, not the account's, is an instance's own key
+        (``CONTAINER_API_KEY``) and the request is one it may make: show, stop/start or
+        destroy *that* instance (``GET``/``PUT``/``DELETE /api/v0/instances/{id}/``, the
+        ``PUT`` body only ``{"state": "stopped"|"running"}``). Otherwise the answer: 401
+        for a key that is no one's, 403 for an instance key used beyond its instance."""
+        inst = self.cloud.instance_for_key(self.platform, key)
+        if inst is None:
+            return self.unauthorized(req)
+        own = handler in (self._show_instance, self._update_instance, self._destroy_instance)
+        if not own or params.get("id") != inst.id:
+            return _error(
+                403,
+                "forbidden",
+                f"This API key belongs to instance {inst.id}: it can only show, start, stop "
+                "or destroy that instance.",
+            )
+        if handler == self._update_instance:
+            try:
+                body = req.json()
+            except ValueError:
+                body = None
+            if (
+                not isinstance(body, dict)
+                or set(body) != {"state"}
+                or body["state"] not in ("stopped", "running")
+            ):
+                return _error(
+                    403,
+                    "forbidden",
+                    f"This API key belongs to instance {inst.id}: it can only change its "
+                    'state ({"state": "stopped"} or {"state": "running"}).',
+                )
+        return None
 
     def _body(self, req: HttpRequest) -> dict[str, Any]:
         data = req.json()
@@ -731,7 +779,14 @@ class VastAPI:
                     "new_contract": int(failed.instance.id),
                 },
             )
-        return HttpResponse.json_body(200, {"success": True, "new_contract": int(inst.id)})
+        return HttpResponse.json_body(
+            200,
+            {
+                "success": True,
+                "new_contract": int(inst.id),
+                "instance_api_key": self.cloud.instance_api_key("vast", inst.id),
+            },
+        )
 
     def _destroy(self, req: HttpRequest, instance_id: str) -> bool:
         """Destroy one instance (unless ``nodestroy``); False when there is none to destroy."""

@@ -37,6 +37,7 @@ from vp_tui.tui.actions.offers import OfferActions
 from vp_tui.tui.actions.quit import QuitActions
 from vp_tui.tui.actions.sync import SyncActions
 from vp_tui.tui.commands import binding_sections, palette_commands
+from vp_tui.tui.guarding import GuardsMixin
 from vp_tui.tui.layout import PANES, PaneLayout
 from vp_tui.tui.refresh import RefreshMixin
 from vp_tui.tui.startup import StartupMixin
@@ -61,6 +62,7 @@ class VpApp(
     JobActions,
     SyncActions,
     LogTailMixin,
+    GuardsMixin,
 ):
     """The dashboard: rent, run, watch and tear down GPUs from the keyboard."""
 

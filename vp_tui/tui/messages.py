@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from textual.message import Message
@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from vp_tui.bootstrap import Context
     from vp_tui.core.models import Account, Instance, Job, PlatformName, PlatformStatus
     from vp_tui.core.offer_filter import OfferIndex
+    from vp_tui.services.guards import GuardReport
     from vp_tui.services.ledger import LedgerSnapshot
     from vp_tui.services.market import MarketResult
 
@@ -21,6 +22,8 @@ class OffersLoaded(Message):
 
     result: MarketResult
     index: OfferIndex
+    trends: dict[tuple[str, bool], str] = field(default_factory=dict)
+    """Sparklines of the cheapest $/GPU-h over the last week, per (GPU model, interruptible)."""
 
 
 @dataclass
@@ -148,6 +151,13 @@ class EngineFailed(Message):
     """The engine could not start (a bad config file, say); the app exits with this."""
 
     text: str
+
+
+@dataclass
+class GuardsChecked(Message):
+    """The guards ran once: what they found and did."""
+
+    report: GuardReport
 
 
 @dataclass

@@ -16,6 +16,7 @@ from textual import work
 from textual.content import Content
 from textual.worker import Worker, WorkerState
 
+from vp_tui.core.alerts import BalanceAlerts, PriceAlerts
 from vp_tui.core.costs import spent_since
 from vp_tui.core.fleet_state import balance_runway
 from vp_tui.core.money import format_duration
@@ -24,9 +25,11 @@ from vp_tui.services.ledger import local_midnight
 from vp_tui.tui.base import DashboardBase, user_errors
 from vp_tui.tui.messages import AccountsLoaded, FleetLoaded, OffersLoaded, RefreshWanted
 from vp_tui.tui.scheduler import RefreshScheduler
+from vp_tui.tui.widgets.platforms_pane import NAMES
 
 if TYPE_CHECKING:
     from vp_tui.core.models import Account, PlatformName
+    from vp_tui.core.offer_filter import OfferIndex
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,9 @@ class RefreshMixin(DashboardBase):
         scheduler.add("offers", self.offers_interval, self._start_offers)
         scheduler.add("instances", self.instances_interval, lambda _forced: self.fetch_instances())
         scheduler.add("accounts", self.accounts_interval, lambda _forced: self.fetch_accounts())
+        guards = getattr(self, "run_guards", None)
+        if guards is not None:
+            scheduler.add("guards", self.guards_interval, lambda _forced: guards())  # type: ignore[attr-defined]
         return scheduler
 
     def request_fetch(self, kind: str) -> None:
@@ -113,15 +119,22 @@ class RefreshMixin(DashboardBase):
         from vp_tui.core.offer_filter import SORTS, OfferIndex
         from vp_tui.platforms.base import OfferQuery
 
-        result = self.engine.market.refresh(
-            OfferQuery(limit=100_000), platforms=platforms, force=force
-        )
-        self.post_message(OffersLoaded(result, OfferIndex(result.offers, sorts=SORTS)))
+        market = self.engine.market
+        result = market.refresh(OfferQuery(limit=100_000), platforms=platforms, force=force)
+        trends: dict[tuple[str, bool], str] = {}
+        if market.history is not None:
+            try:
+                trends = market.history.trends(result.fetched_at, platforms=platforms)
+            except Exception:  # the offers are still worth showing
+                log.exception("reading the price history failed")
+        index = OfferIndex(result.offers, sorts=SORTS)
+        self.post_message(OffersLoaded(result, index, trends))
 
     def on_offers_loaded(self, message: OffersLoaded) -> None:
         table, pane = self.offers_table, self.platforms_pane
         if table is None or pane is None:
             return
+        table.set_trends(message.trends)
         table.set_offers(message.index)
         counts: dict[str, int] = {}
         for offer in message.result.offers:
@@ -129,7 +142,20 @@ class RefreshMixin(DashboardBase):
         for name, status in message.result.statuses.items():
             pane.update_platform(name, status=status, offers=counts.get(name, 0))
             self.report_problem(name, "offers", status.error)
+        self.check_price_alerts(message.index)
         self.offers_loaded.set()
+
+    def check_price_alerts(self, index: OfferIndex) -> None:
+        """Notify of each configured price alert that has just started matching."""
+        if self.context is None:
+            return
+        alerts = self.state.price_alerts
+        if alerts is None:
+            alerts = self.state.price_alerts = PriceAlerts(self.context.settings.alerts.prices)
+            for problem in alerts.errors:
+                self.notify(problem, title="Price alert ignored", severity="warning", markup=False)
+        for hit in alerts.check(index):
+            self.notify(str(hit), title="Price alert", timeout=15, markup=False)
 
     # --------------------------------------------------------------- instances
 
@@ -214,6 +240,7 @@ class RefreshMixin(DashboardBase):
             log.warning("reading the %s balance failed: %s", name, error)
         for name in self.engine.platforms:
             self.report_problem(name, "accounts", message.errors.get(name))
+        self.check_balances(message.accounts)
         for name in self.engine.platforms:
             pane.update_platform(
                 name,
@@ -221,6 +248,23 @@ class RefreshMixin(DashboardBase):
                 account_error=self.state.account_errors.get(name),
             )
         self.refresh_status()  # how long the balances last
+
+    def check_balances(self, accounts: dict[PlatformName, Account]) -> None:
+        """Notify once of each balance that has just dropped below the configured threshold."""
+        if self.context is None:
+            return
+        alerts = self.state.balance_alerts
+        if alerts is None:
+            below = self.context.settings.alerts.balance_below_usd
+            alerts = self.state.balance_alerts = BalanceAlerts(below)
+        pane = self.platforms_pane
+        if pane is not None:
+            pane.balance_below = alerts.below
+        for account in alerts.check(accounts.values()):
+            name = NAMES.get(account.platform, account.platform)
+            self.notify(
+                alerts.describe(account, name), title="Low balance", severity="warning", timeout=15
+            )
 
     # ----------------------------------------------------------------- status
 

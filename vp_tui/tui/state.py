@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from vp_tui.core.fleet_state import FleetState
 
 if TYPE_CHECKING:
+    from vp_tui.core.alerts import BalanceAlerts, PriceAlerts
     from vp_tui.core.models import Account, Job, PlatformName
     from vp_tui.services.ledger import LedgerSnapshot
 
@@ -25,6 +26,8 @@ class DashboardState:
     account_errors: dict[PlatformName, str] = field(default_factory=dict)
     ledger: LedgerSnapshot | None = None
     """The spend ledger at the last instance listing."""
+    guard_notes: set[str] = field(default_factory=set)
+    """What the guards have already notified (each finding once)."""
     shown_job: Job | None = None
     log_generation: int = 0
     """Counts the times a job was put on show (chunks of an earlier showing are dropped)."""
@@ -34,3 +37,7 @@ class DashboardState:
     """A job just started from the run dialog: the log pane takes focus once it runs."""
     problems: dict[tuple[str, str], str | None] = field(default_factory=dict)
     """The latest error per (platform, kind of data): a notification only on change."""
+    price_alerts: PriceAlerts | None = None
+    """The configured price alerts and which matched at the last offers refresh."""
+    balance_alerts: BalanceAlerts | None = None
+    """Which balances were below the configured threshold at the last reading."""

@@ -21,6 +21,7 @@ from textual import work
 
 from vp_tui.core.cancel import Cancelled
 from vp_tui.core.costs import hourly_rate, spent_so_far
+from vp_tui.core.durations import format_span
 from vp_tui.core.models import Instance, InstanceState
 from vp_tui.core.money import format_money, format_price
 from vp_tui.core.text import visible
@@ -125,14 +126,41 @@ class InstanceActions(DashboardBase):
             return
         store.add_pending_launch(instance)
         self.post_message(InstanceProgress(instance, f"created {instance.instance_id}"))
-        self._wait_until_ready(instance)
+        ready = self._wait_until_ready(instance)
+        if ready is not None and spec.max_lifetime_seconds is not None:
+            self._arm_watchdog(ready, spec.max_lifetime_seconds)
+
+    def _arm_watchdog(self, instance: Instance, lifetime: float) -> None:
+        """Start the instance's own watchdog (it tears the instance down at the deadline)."""
+        guards = self.engine.guards
+        if guards is None:
+            return
+        try:
+            guards.arm(instance, max_lifetime=lifetime, stop=self.stop_event)
+        except Cancelled:
+            return
+        except user_errors() as exc:
+            self.post_message(
+                ActionFailed(
+                    "Watchdog not started",
+                    f"{exc}\n{instance.platform} instance {instance.instance_id} runs without a "
+                    "maximum lifetime: destroy it when you are done.",
+                )
+            )
+            return
+        self.notify(
+            f"{instance.instance_id} will destroy itself in {format_span(lifetime)}, "
+            "with or without vp-tui.",
+            title="Max lifetime",
+            markup=False,
+        )
 
     @work(thread=True, group="create", exit_on_error=False)
     def resume_launch(self, instance: Instance) -> None:
         """Wait again for a launch that was still booting when the app last quit."""
         self._wait_until_ready(instance)
 
-    def _wait_until_ready(self, instance: Instance) -> None:
+    def _wait_until_ready(self, instance: Instance) -> Instance | None:
         fleet = self.engine.fleet
         store = self.engine.job_service.store
 
@@ -144,7 +172,7 @@ class InstanceActions(DashboardBase):
                 instance, poll_seconds=POLL_SECONDS, on_progress=progress, stop=self.stop_event
             )
         except Cancelled:
-            return  # quitting: the launch stays in the store and resumes next time
+            return None  # quitting: the launch stays in the store and resumes next time
         except user_errors() as exc:
             store.remove_pending_launch(instance.platform, instance.instance_id)
             self.post_message(
@@ -154,9 +182,10 @@ class InstanceActions(DashboardBase):
                     "and bill: check it in the instances pane.",
                 )
             )
-            return
+            return None
         store.remove_pending_launch(instance.platform, instance.instance_id)
         self.post_message(InstanceReady(ready))
+        return ready
 
     def resume_launches(self, launches: list[Instance]) -> None:
         """Launches still booting when the app last quit: shown, and waited for again."""

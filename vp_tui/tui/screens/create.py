@@ -22,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
+from vp_tui.core.durations import parse_duration
 from vp_tui.core.launch_price import balance_lasts_seconds, launch_price, per_day
 from vp_tui.core.models import LaunchSpec, Offer
 from vp_tui.core.money import format_duration, format_money, format_price
@@ -29,7 +30,7 @@ from vp_tui.core.money import format_duration, format_money, format_price
 LAUNCH_HINT = "ctrl+s launches · enter moves to the next field · esc cancels"
 """The dialog's own line about its keys."""
 
-FIELDS = ("image", "disk", "label", "env", "gpus", "bid", "cap")
+FIELDS = ("image", "disk", "label", "env", "lifetime", "gpus", "bid", "cap")
 """The form's inputs, in focus order."""
 
 
@@ -108,6 +109,10 @@ class CreateScreen(ModalScreen[LaunchSpec | None]):
                 "Environment (KEY=VALUE, space separated)",
                 Input("", id="env", placeholder="WANDB_MODE=offline HF_HOME=/workspace/hf"),
             )
+            yield from self._field(
+                "Max lifetime (e.g. 8h): then it destroys itself, vp-tui or not",
+                Input("", id="lifetime", placeholder="none: it runs until you destroy it"),
+            )
             with Horizontal(classes="row"):
                 if offer.max_gpu_count is not None:
                     with Vertical():
@@ -128,6 +133,7 @@ class CreateScreen(ModalScreen[LaunchSpec | None]):
                         "Max $/h for this launch",
                         Input(f"{self.defaults.cap:g}", id="cap", type="number"),
                     )
+
             yield Static("", id="create-price", markup=False)
             yield Static("", id="create-balance", markup=False)
             yield Static("", id="dialog-error", markup=False)
@@ -220,6 +226,12 @@ class CreateScreen(ModalScreen[LaunchSpec | None]):
         elif price is not None and price > cap + 1e-9:
             shown_cap = format_price(cap, 2 if round(cap, 2) == cap else 4)
             errors["cap"] = f"{format_price(price)}/h is above the cap of {shown_cap}/h."
+        lifetime: float | None = None
+        if self._value("lifetime"):
+            try:
+                lifetime = parse_duration(self._value("lifetime"))
+            except ValueError:
+                errors["lifetime"] = "A duration like 45m, 8h or 1h30m (or leave it empty)."
         if errors or disk is None or cap is None:
             return FormCheck(None, price, gpus, errors)
         try:
@@ -231,6 +243,7 @@ class CreateScreen(ModalScreen[LaunchSpec | None]):
                 gpu_count=gpus,
                 bid_price=bid,
                 max_price_per_hour=cap,
+                max_lifetime_seconds=lifetime,
             )
         except ValidationError as exc:
             first = exc.errors()[0]

@@ -69,6 +69,7 @@ GROUPED_COLUMNS: tuple[_Column, ...] = (
     _Column("runpod", "RunPod $/GPU-h", 14, 14, "right", 0, "price"),
     _Column("diff", "Difference", 10, 10, "right", 1),
     _Column("cheaper", "Cheaper", 14, 14, "left", 1),
+    _Column("trend", "7 days", 12, 12, "left", 3),
 )
 """The columns of the by-GPU comparison, in display order."""
 
@@ -160,8 +161,8 @@ def _offer_cells(offer: Offer, cheapest: bool) -> tuple[tuple[str, CellKind], ..
     return tuple(cells[column.key] for column in FLAT_COLUMNS)
 
 
-def _group_cells(row: GpuComparison) -> tuple[tuple[str, CellKind], ...]:
-    """The text of every grouped column for one GPU model."""
+def _group_cells(row: GpuComparison, trend: str = "") -> tuple[tuple[str, CellKind], ...]:
+    """The text of every grouped column for one GPU model (``trend``: its sparkline)."""
     vast, runpod = row.per_gpu_price("vast"), row.per_gpu_price("runpod")
     cheaper = row.cheapest_platform
     spec = gpu_spec(row.gpu)
@@ -190,6 +191,7 @@ def _group_cells(row: GpuComparison) -> tuple[tuple[str, CellKind], ...]:
         "runpod": price(runpod, "runpod"),
         "diff": (_MISSING, "dim") if diff is None else (f"{diff:+.3f}", ""),
         "cheaper": (cheaper_text, "cheapest" if diff else "dim"),
+        "trend": (trend, ""),
     }
     return tuple(cells[column.key] for column in GROUPED_COLUMNS)
 
@@ -201,8 +203,9 @@ class OffersTable(ScrollView, can_focus=True):
     offers loaded), GPU count, VRAM per GPU, $/h, $/TFLOP-h, reliability, location, stock,
     spot. Narrow terminals drop the least important columns first; platform, GPU and $/h
     always stay. Grouped (``g``): one row per GPU model with the cheapest $/GPU-h on each
-    platform, the difference (RunPod minus Vast) and which platform is cheaper; on-demand
-    offers are compared, spot offers instead when the filter says ``spot``.
+    platform, the difference (RunPod minus Vast), which platform is cheaper and a sparkline
+    of the cheapest $/GPU-h over the last 7 days (from the price history, blank without
+    one); on-demand offers are compared, spot offers instead when the filter says ``spot``.
     """
 
     DEFAULT_CSS = """
@@ -341,6 +344,8 @@ class OffersTable(ScrollView, can_focus=True):
         """Flat view: positions into the index, in display order."""
         self._groups: list[GpuComparison] = []
         """Grouped view: one comparison per GPU model, in display order."""
+        self._trends: dict[tuple[str, bool], str] = {}
+        """Sparkline of each (GPU model, interruptible) for the grouped view."""
         self._cursor = 0
         self._cursor_key: str | None = None
         self._highlighted: Offer | None = None
@@ -374,6 +379,16 @@ class OffersTable(ScrollView, can_focus=True):
         self._cell_cache.clear()
         self._layout_key = None
         self._rebuild(lost="stay")
+
+    def set_trends(self, trends: dict[tuple[str, bool], str]) -> None:
+        """Sparklines of the cheapest $/GPU-h per (GPU model, interruptible) for the grouped
+        view (see :meth:`~vp_tui.services.price_history.PriceHistory.trends`)."""
+        if trends == self._trends:
+            return
+        self._trends = dict(trends)
+        if self.grouped:
+            self._strip_cache.clear()
+            self.refresh()
 
     @property
     def offers(self) -> tuple[Offer, ...]:
@@ -722,7 +737,8 @@ class OffersTable(ScrollView, can_focus=True):
 
     def _cells(self, row: int) -> tuple[tuple[str, CellKind], ...]:
         if self.grouped:
-            return _group_cells(self._groups[row])
+            group = self._groups[row]
+            return _group_cells(group, self._trends.get((group.gpu, self._compared_kind), ""))
         position = self._positions[row]
         cells = self._cell_cache.get(position)
         if cells is None:

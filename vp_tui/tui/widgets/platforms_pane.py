@@ -90,6 +90,8 @@ class PlatformsPane(Widget, can_focus=True):
     def __init__(self, names: list[PlatformName], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.views: dict[PlatformName, PlatformView] = {n: PlatformView(n) for n in names}
+        self.balance_below: float | None = None
+        """Balances below this many dollars are shown in the warning colour."""
 
     def set_platforms(self, names: list[PlatformName]) -> None:
         """Show these platforms (known once the engine has started)."""
@@ -200,6 +202,9 @@ class PlatformsPane(Widget, can_focus=True):
         if account is not None and account.balance is None and account.balance_unknown:
             balance = "unknown"
         text = Text(f"balance {balance or format_money(account.balance if account else None)}")
+        low, amount = self.balance_below, account.balance if account is not None else None
+        if low is not None and amount is not None and amount < low:
+            text.stylize(self.get_component_rich_style("platforms-pane--stale"))
         if account is not None and account.spend_per_hour is not None:
             text.append(f"  {format_price(account.spend_per_hour)}/h")
         if account is not None and account.balance is None and account.balance_unknown:
