@@ -195,3 +195,15 @@ def test_an_idle_instance_is_stopped(frozen: tuple[DemoCloud, Context, Clock]) -
     assert "idle for" in stopped.message
     listed = {i.instance_id: i for i in context.fleet.list().instances}
     assert listed[instance.instance_id].state == "stopped"
+
+
+def test_an_idle_stop_on_the_instance_holds_with_no_vp_tui_running(
+    live: tuple[DemoCloud, Context],
+) -> None:
+    cloud, context = live
+    instance = rent(context, "runpod", "RTX A4000", wait=True)
+    armed = time.monotonic()
+    guards_of(context).arm(instance, idle=8)
+    context.close()  # no job runs and nobody watches: the watchdog decides
+    gone_after(cloud, "runpod", instance.instance_id, 40)
+    assert time.monotonic() - armed >= 8

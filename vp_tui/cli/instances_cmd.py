@@ -70,6 +70,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="the instance tears itself down when vp-tui or `vp guard` stop renewing this lease",
     )
     p.add_argument(
+        "--idle-stop",
+        type=duration,
+        metavar="DURATION",
+        help="the instance tears itself down after this long with no job and no GPU use",
+    )
+    p.add_argument(
         "--expiry-action",
         choices=["stop", "destroy"],
         default="destroy",
@@ -276,7 +282,8 @@ def create_instance(args: argparse.Namespace) -> int:
         except PlatformError as exc:
             raise CliError(str(exc)) from None
         # The watchdog starts over SSH: --max-lifetime and --lease wait for the instance.
-        if args.wait or args.max_lifetime is not None or args.lease is not None:
+        guarded = (args.max_lifetime, args.lease, args.idle_stop)
+        if args.wait or any(g is not None for g in guarded):
             last_seen = instance
 
             def track(seen: Instance, message: str) -> None:
@@ -292,7 +299,7 @@ def create_instance(args: argparse.Namespace) -> int:
                 return _created_but_not_ready(last_seen, str(exc), 1, args.json)
             except KeyboardInterrupt:
                 return _created_but_not_ready(last_seen, "interrupted", 130, args.json)
-            if args.max_lifetime is not None or args.lease is not None:
+            if any(g is not None for g in guarded):
                 status = _arm(context, instance, args)
                 if status:
                     _print_created(instance, args.json)
@@ -310,6 +317,7 @@ def _arm(context: Context, instance: Instance, args: argparse.Namespace) -> int:
             instance,
             max_lifetime=args.max_lifetime,
             lease=args.lease,
+            idle=args.idle_stop,
             action=args.expiry_action,
         )
     except JobError as exc:
@@ -325,6 +333,8 @@ def _arm(context: Context, instance: Instance, args: argparse.Namespace) -> int:
         parts.append(f"at {when} (max lifetime {format_span(args.max_lifetime)})")
     if plan.lease_seconds is not None:
         parts.append(f"when its lease of {format_span(plan.lease_seconds)} is not renewed")
+    if plan.idle_seconds is not None:
+        parts.append(f"after {format_span(plan.idle_seconds)} idle")
     (stderr if args.json else stdout).print(
         f"watchdog armed on {instance.instance_id}: it will {plan.action} itself "
         + " or ".join(parts),

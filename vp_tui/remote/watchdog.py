@@ -9,6 +9,9 @@ program (any image with ``python3``) started detached at launch in
 - ``lease_seconds``: the instance tears itself down when the file ``lease``
   has not been touched for that long (``--lease``); vp-tui and ``vp guard``
   touch it while they run;
+- ``idle_seconds``: the instance tears itself down after that long with no
+  vp-tui job running and (where ``nvidia-smi`` tells) no GPU above
+  ``idle_gpu_percent`` (``--idle-stop``);
 - ``action``: ``stop`` or ``destroy``;
 - ``platform`` and ``api_url``: whom to ask.
 
@@ -107,8 +110,46 @@ def teardown():
             ask("POST", base + "/v2/pods/" + ident + "/action", key, {"action": "stop"})
 
 
+IDLE_SINCE = [time.time()]
+
+
+def busy():
+    """A vp-tui job runs, or a GPU is in use (when nvidia-smi can tell)."""
+    jobs = os.path.expanduser("~/.vp/jobs")
+    try:
+        names = os.listdir(jobs)
+    except OSError:
+        names = []
+    for name in names:
+        here = os.path.join(jobs, name)
+        if os.path.exists(os.path.join(here, "exit_code")):
+            continue
+        try:
+            with open(os.path.join(here, "pid")) as source:
+                pid = source.read().split()[0]
+        except (OSError, IndexError):
+            continue
+        if os.path.exists("/proc/" + pid):
+            return True
+    try:
+        import subprocess
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=20,
+        ).stdout
+        return any(float(v) >= CONFIG.get("idle_gpu_percent", 5) for v in out.split())
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return False
+
+
 def why():
     now = time.time()
+    idle = CONFIG.get("idle_seconds")
+    if idle:
+        if busy():
+            IDLE_SINCE[0] = now
+        elif now >= IDLE_SINCE[0] + idle:
+            return "it was idle for %.0f s (no job, GPU unused)" % idle
     deadline = CONFIG.get("deadline")
     if deadline is not None and now >= deadline:
         return "its maximum lifetime is over"
@@ -159,6 +200,9 @@ class WatchdogPlan:
     """Epoch seconds after which the instance tears itself down (max lifetime)."""
     lease_seconds: float | None = None
     """Tear down when the lease was not renewed for this long."""
+    idle_seconds: float | None = None
+    """Tear down after this long with no vp-tui job running and no GPU in use."""
+    idle_gpu_percent: float = 5.0
     armed_at: float | None = None
 
     def config(self) -> str:
@@ -170,6 +214,8 @@ class WatchdogPlan:
                 "action": self.action,
                 "deadline": self.deadline,
                 "lease_seconds": self.lease_seconds,
+                "idle_seconds": self.idle_seconds,
+                "idle_gpu_percent": self.idle_gpu_percent,
                 "armed_at": self.armed_at,
             }
         )

@@ -158,16 +158,18 @@ class Guards:
         *,
         max_lifetime: float | None = None,
         lease: float | None = None,
+        idle: float | None = None,
         action: Literal["stop", "destroy"] = "destroy",
         stop: threading.Event | None = None,
     ) -> WatchdogPlan:
         """Start the watchdog on ``instance``: it tears the instance down ``max_lifetime``
-        seconds from now, or when its lease of ``lease`` seconds is not renewed.
+        seconds from now, when its lease of ``lease`` seconds is not renewed, or after
+        ``idle`` seconds with no job of ours and no GPU in use.
 
         Raises ``JobError`` when the instance cannot be reached or cannot run it.
         """
-        if max_lifetime is None and lease is None:
-            raise ValueError("a watchdog needs a maximum lifetime or a lease")
+        if max_lifetime is None and lease is None and idle is None:
+            raise ValueError("a watchdog needs a maximum lifetime, a lease or an idle limit")
         now = self.clock().timestamp()
         section = getattr(self.settings, instance.platform)
         plan = WatchdogPlan(
@@ -176,6 +178,8 @@ class Guards:
             action=action,
             deadline=None if max_lifetime is None else now + max_lifetime,
             lease_seconds=lease,
+            idle_seconds=idle,
+            idle_gpu_percent=self.settings.idle.gpu_percent,
             armed_at=now,
         )
         remote = self.jobs.remote(instance, stop=stop)
