@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from fake_clock import FakeClock
 
 from vp_tui.sim.cloud import SimCloud, SimError, SimInstance
 from vp_tui.sim.faults import FaultInjector, parse_faults
@@ -26,22 +27,9 @@ T0 = 1_780_000_000.0
 HOUR = 3600.0
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: float = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture

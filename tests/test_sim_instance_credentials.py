@@ -21,6 +21,7 @@ import asyncssh
 import paramiko
 import pytest
 import requests
+from fake_clock import FakeClock
 
 from vp_tui.sim.cloud import DEMO_API_URL_ENV, IDLE_GPU_PERCENT
 from vp_tui.sim.sandbox import JOBS_DIR, job_running, job_runs
@@ -31,22 +32,9 @@ pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc"
 T0 = 1_780_000_000.0
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: float = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import requests
+from fake_clock import FakeClock
 
 from vp_tui.sim.cloud import NO_INSTANCES_AVAILABLE
 from vp_tui.sim.server import RUNPOD_DEMO_KEY, DemoCloud
@@ -21,22 +22,9 @@ KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA me@a"
 KEY_B = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAB me@b"
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from fake_clock import FakeClock
 from vastai import VastAI
 
 from vp_tui.sim.market import STORAGE_HOURS_PER_MONTH
@@ -28,22 +29,9 @@ HOUR = 3600.0
 BOOT = 10.0
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: float = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture
