@@ -222,8 +222,9 @@ class WatchdogPlan:
 
 
 def install(remote: Remote, plan: WatchdogPlan) -> None:
-    """Write the watchdog and its plan to the instance and start it (replacing any earlier
-    one). Raises ``RemoteError`` when the instance cannot run it (no ``python3``)."""
+    """Write the watchdog and its plan to the instance, start it (replacing any earlier
+    one) and wait until it has read its plan. Raises ``RemoteError`` when the instance
+    cannot run it (no ``python3``) or it did not start."""
     d = WATCHDOG_DIR
     script = "\n".join(
         [
@@ -236,8 +237,13 @@ def install(remote: Remote, plan: WatchdogPlan) -> None:
             f"printf '%s' {shlex.quote(watchdog_source())} > \"$d/watchdog.py\"",
             f"printf '%s' {shlex.quote(plan.config())} > \"$d/config.json\"",
             'touch "$d/lease"',
-            '(cd / && setsid nohup python3 "$d/watchdog.py" "$d" >/dev/null 2>&1 < /dev/null &'
+            ': > "$d/log"',
+            '(cd / && setsid nohup python3 "$d/watchdog.py" "$d" >>"$d/log" 2>&1 < /dev/null &'
             ' echo $! > "$d/pid")',
+            # Armed means running: it logs "armed" once it has read its plan.
+            'for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "armed" "$d/log" && exit 0; sleep 0.5; done',
+            'echo "vp: the watchdog did not start: $(tail -n 3 "$d/log")" >&2',
+            "exit 4",
             "",
         ]
     )

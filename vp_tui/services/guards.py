@@ -260,9 +260,11 @@ class Guards:
             if share < 1.0 or budget.action == "warn" or not act:
                 report.events.append(GuardEvent("warn", "budget", said))
                 continue
-            targets = [i for i in self._ours(instances) if i.state is not InstanceState.STOPPED]
-            if budget.action == "destroy":
-                targets = self._ours(instances)
+            targets = [  # a stop leaves stopped ones alone; a destroy takes them too
+                i
+                for i in self._ours(instances)
+                if budget.action == "destroy" or i.state is not InstanceState.STOPPED
+            ]
             if not targets:
                 report.events.append(GuardEvent("warn", "budget", f"{said}; nothing to stop"))
             for instance in targets:

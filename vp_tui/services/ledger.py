@@ -244,8 +244,10 @@ class Ledger:
 
     def rows(self, since: datetime | None = None, until: datetime | None = None) -> list[LedgerRow]:
         """Every instance that existed in the window, with what it billed in it, oldest first."""
-        until = until or self.clock()
-        start = since or datetime.min.replace(tzinfo=until.tzinfo)
+        return _window(self._read(), since, until or self.clock())
+
+    def _read(self) -> _History:
+        """Every instance and its billing periods, in one read of the store."""
         with self.store.connect() as db:
             instances = db.execute(
                 "SELECT platform, instance_id, gpu, label, state, first_seen, gone_at, "
@@ -254,44 +256,7 @@ class Ledger:
             periods: dict[tuple[str, str], list[sqlite3.Row]] = {}
             for row in db.execute("SELECT * FROM billing_periods ORDER BY since"):
                 periods.setdefault((row["platform"], row["instance_id"]), []).append(row)
-        found = []
-        for row in instances:
-            key = (row["platform"], row["instance_id"])
-            own = periods.get(key, [])
-            if not own:
-                continue  # seen before the ledger was kept: nothing known to add up
-            began = _when(own[0]["since"]) or _when(row["first_seen"])
-            ended = _when(row["gone_at"])
-            assert began is not None
-            if began >= until or (ended is not None and ended < start):
-                continue
-            spent = 0.0
-            rate = 0.0
-            for period in own:
-                p_since = _when(period["since"])
-                p_until = _when(period["until"]) or until
-                assert p_since is not None
-                overlap = (min(p_until, until) - max(p_since, start)).total_seconds()
-                if overlap > 0:
-                    spent += cost(period["rate"], overlap)
-                if period["until"] is None:
-                    rate = period["rate"]
-            found.append(
-                LedgerRow(
-                    platform=row["platform"],
-                    instance_id=row["instance_id"],
-                    gpu=row["gpu"],
-                    label=row["label"],
-                    started_at=began,
-                    ended_at=ended,
-                    state=row["state"],
-                    spent=spent,
-                    rate=rate if ended is None else 0.0,
-                    started_by_us=bool(row["started_by_us"]),
-                )
-            )
-        found.sort(key=lambda r: (r.started_at, r.platform, r.instance_id))
-        return found
+        return instances, periods
 
     def totals(self, since: datetime | None = None, now: datetime | None = None) -> Totals:
         """Spend today, this month and since ``since`` (default: the month), per platform."""
@@ -301,10 +266,11 @@ class Ledger:
             "month": month_start(now),
             "since": since or month_start(now),
         }
+        history = self._read()
         per_platform: dict[str, dict[str, float]] = {}
         overall: dict[str, float] = {}
         for name, start in windows.items():
-            rows = self.rows(start, now)
+            rows = _window(history, start, now)
             overall[name] = sum((r.spent for r in rows), 0.0)
             for r in rows:
                 per_platform.setdefault(r.platform, dict.fromkeys(windows, 0.0))[name] += r.spent
@@ -318,13 +284,12 @@ class Ledger:
     def snapshot(self) -> LedgerSnapshot:
         """Today's and the month's spend and each instance's, as of now."""
         now = self.clock()
-        rows = self.rows(None, now)
-        month, midnight = month_start(now), local_midnight(now)
-        keyed = {f"{r.platform}:{r.instance_id}": r for r in rows}
+        history = self._read()
+        keyed = {f"{r.platform}:{r.instance_id}": r for r in _window(history, None, now)}
         return LedgerSnapshot(
             at=now,
-            today=self.spent(midnight, now),
-            month=self.spent(month, now),
+            today=sum((r.spent for r in _window(history, local_midnight(now), now)), 0.0),
+            month=sum((r.spent for r in _window(history, month_start(now), now)), 0.0),
             spent={key: r.spent for key, r in keyed.items()},
             ours={key: r.started_by_us for key, r in keyed.items()},
         )
@@ -337,6 +302,55 @@ class Ledger:
                 (platform, instance_id),
             ).fetchone()
         return None if row is None else bool(row["started_by_us"])
+
+
+_History = tuple[list[sqlite3.Row], dict[tuple[str, str], list[sqlite3.Row]]]
+"""The ledger as read from the store: instance rows, and their periods by instance."""
+
+
+def _window(history: _History, since: datetime | None, until: datetime) -> list[LedgerRow]:
+    """The instances of ``history`` that existed between ``since`` and ``until``, with what
+    each billed in that window, oldest first."""
+    instances, periods = history
+    start = since or datetime.min.replace(tzinfo=until.tzinfo)
+    found = []
+    for row in instances:
+        key = (row["platform"], row["instance_id"])
+        own = periods.get(key, [])
+        if not own:
+            continue  # seen before the ledger was kept: nothing known to add up
+        began = _when(own[0]["since"]) or _when(row["first_seen"])
+        ended = _when(row["gone_at"])
+        assert began is not None
+        if began >= until or (ended is not None and ended < start):
+            continue
+        spent = 0.0
+        rate = 0.0
+        for period in own:
+            p_since = _when(period["since"])
+            p_until = _when(period["until"]) or until
+            assert p_since is not None
+            overlap = (min(p_until, until) - max(p_since, start)).total_seconds()
+            if overlap > 0:
+                spent += cost(period["rate"], overlap)
+            if period["until"] is None:
+                rate = period["rate"]
+        found.append(
+            LedgerRow(
+                platform=row["platform"],
+                instance_id=row["instance_id"],
+                gpu=row["gpu"],
+                label=row["label"],
+                started_at=began,
+                ended_at=ended,
+                state=row["state"],
+                spent=spent,
+                rate=rate if ended is None else 0.0,
+                started_by_us=bool(row["started_by_us"]),
+            )
+        )
+    found.sort(key=lambda r: (r.started_at, r.platform, r.instance_id))
+    return found
 
 
 NOT_OURS = "not started by vp-tui"
