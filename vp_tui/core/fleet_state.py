@@ -125,6 +125,12 @@ class FleetState:
         return next((i for i in self.instances if i.key == key), None)
 
     @property
+    def listed_as_of(self) -> datetime | None:
+        """When the oldest rows shown were listed (None before any listing worked)."""
+        times = [listing.listed_at for listing in self.listings.values() if listing.listed_at]
+        return min(times) if times else None
+
+    @property
     def unknown(self) -> tuple[PlatformName, ...]:
         """Platforms whose current instances are not known (failing, or not listed yet)."""
         return tuple(name for name, listing in self.listings.items() if not listing.known)

@@ -128,6 +128,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ON price_history (gpu, platform, interruptible, at)",
         ),
     ),
+    Migration(
+        6,
+        "input history: the last offer filters and run commands, recalled with up",
+        (
+            """CREATE TABLE IF NOT EXISTS input_history (
+                kind TEXT NOT NULL,
+                text TEXT NOT NULL,
+                used_at REAL NOT NULL,
+                PRIMARY KEY (kind, text)
+            )""",
+        ),
+    ),
 )
 """Every schema step, oldest first. Add new steps at the end; never change a shipped one.
 

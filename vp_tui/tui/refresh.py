@@ -22,7 +22,8 @@ from vp_tui.core.fleet_state import balance_runway
 from vp_tui.core.money import format_duration
 from vp_tui.core.states import InstanceState
 from vp_tui.services.ledger import local_midnight
-from vp_tui.tui.base import DashboardBase, user_errors
+from vp_tui.tui.base import user_errors
+from vp_tui.tui.freshness import FreshnessMixin, offers_as_of
 from vp_tui.tui.messages import AccountsLoaded, FleetLoaded, OffersLoaded, RefreshWanted
 from vp_tui.tui.scheduler import RefreshScheduler
 from vp_tui.tui.widgets.platforms_pane import NAMES
@@ -45,7 +46,7 @@ BUSY_SECONDS = 2.0
 """Instances are listed this often while one of them is changing state."""
 
 
-class RefreshMixin(DashboardBase):
+class RefreshMixin(FreshnessMixin):
     """Offers, instances and accounts: fetched on schedule, folded into the state."""
 
     scheduler: RefreshScheduler
@@ -143,6 +144,8 @@ class RefreshMixin(DashboardBase):
             pane.update_platform(name, status=status, offers=counts.get(name, 0))
             self.report_problem(name, "offers", status.error)
         self.check_price_alerts(message.index)
+        self.state.offers_as_of = offers_as_of(message.result.statuses.values())
+        self.show_freshness()
         self.offers_loaded.set()
 
     def check_price_alerts(self, index: OfferIndex) -> None:
@@ -182,6 +185,7 @@ class RefreshMixin(DashboardBase):
                 log.warning("listing %s instances failed: %s", name, status.error)
             self.report_problem(name, "instances", status.error)
         self.show_fleet()
+        self.show_freshness()
         self.fleet_loaded.set()
 
     def show_fleet(self) -> None:
@@ -332,4 +336,5 @@ class RefreshMixin(DashboardBase):
         if table is not None:
             table.refresh_times(self.clock())
         self.refresh_status()
+        self.show_freshness()
         self.tick_job()

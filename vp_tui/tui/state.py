@@ -7,6 +7,7 @@ Workers never touch this: they post messages, and the message handlers
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from vp_tui.core.fleet_state import FleetState
@@ -22,6 +23,8 @@ class DashboardState:
     """The dashboard's model: instances per platform, accounts, the job on show."""
 
     fleet: FleetState = field(default_factory=FleetState)
+    offers_as_of: datetime | None = None
+    """When the oldest offers shown were fetched (the offers pane title says how long ago)."""
     accounts: dict[PlatformName, Account] = field(default_factory=dict)
     account_errors: dict[PlatformName, str] = field(default_factory=dict)
     ledger: LedgerSnapshot | None = None
