@@ -221,7 +221,7 @@ async def run(count: int, size: tuple[int, int], freeze: bool) -> None:
         rows["page-down"] = [await timed(pilot, table, key="pagedown") for _ in range(30)]
         rows["cursor down"] = [await timed(pilot, table, key="down") for _ in range(30)]
         rows["end / home"] = [await timed(pilot, table, key=k) for k in ["end", "home"] * 5]
-        rows["group toggle (g)"] = [await timed(pilot, table, key="g") for _ in range(10)]
+        rows["group toggle (v)"] = [await timed(pilot, table, key="v") for _ in range(10)]
 
     gc_note = "frozen after each load" if freeze else "default"
     print(f"offers table, {count:,} offers, terminal {size[0]}x{size[1]}, GC {gc_note}")

@@ -161,7 +161,33 @@ def test_vast_offer_from_the_reference_row() -> None:
     assert offer.ram_gb == pytest.approx(125.7)
     assert offer.disk_gb == pytest.approx(250.3)
     assert offer.inet_down_mbps == pytest.approx(920.5)
+    assert offer.inet_up_mbps == pytest.approx(850.2)
+    assert offer.cuda_version == pytest.approx(12.4)
+    assert offer.driver_version is None  # the reference row has none
     assert offer.tflops_bf16 == pytest.approx(165.2)
+
+
+@pytest.mark.parametrize(
+    ("changes", "cuda", "driver", "up"),
+    [
+        ({"cuda_max_good": "12.8", "driver_version": "570.124.06", "inet_up": "95.5"},
+         12.8, "570.124.06", 95.5),
+        ({"cuda_max_good": "twelve", "driver_version": ["535"], "inet_up": -1}, None, None, None),
+        ({"cuda_max_good": None, "driver_version": " ", "inet_up": "fast"}, None, None, None),
+        ({"cuda_max_good": float("nan"), "driver_version": "[b]x[/b]", "inet_up": True},
+         None, None, None),
+        ({"cuda_max_good": 0, "driver_version": 535.1, "inet_up": float("inf")},
+         None, "535.1", None),
+    ],
+)  # fmt: skip
+def test_vast_host_facts_are_read_defensively(
+    changes: dict[str, Any], cuda: float | None, driver: str | None, up: float | None
+) -> None:
+    offer = offer_from_vast(with_fields(VAST_OFFER, **changes))
+    assert offer is not None
+    assert offer.cuda_version == cuda
+    assert offer.driver_version == driver
+    assert offer.inet_up_mbps == up
 
 
 def test_vast_bid_offer_is_priced_at_min_bid_plus_storage_with_its_own_id() -> None:

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from offers_fixtures import make_offer, synthetic_offers
 
 from vp_tui.core.offer_filter import (
+    DEFAULT_SORT,
+    OFFER_SORTS,
     SORTS,
     Bound,
     OfferIndex,
@@ -15,6 +17,7 @@ from vp_tui.core.offer_filter import (
     filter_offers,
     offer_facts,
     parse_filter,
+    unknown_tokens,
 )
 from vp_tui.services.market import cheapest_keys, compare_by_gpu, rank
 
@@ -182,3 +185,32 @@ TOKENS = st.sampled_from(
 def test_select_agrees_with_matches(tokens: list[str], sort: OfferSort) -> None:
     flt = parse_filter(" ".join(tokens))
     assert INDEX.select(flt, sort) == [i for i in INDEX.order(sort) if flt.matches(INDEX.offers[i])]
+
+
+@pytest.mark.parametrize("token", ["rel>2", "rel>=5", "reliability<9.5", "rel>150"])
+def test_reliability_bounds_that_cannot_be_meant_are_flagged(token: str) -> None:
+    assert unknown_tokens(f"4090 {token}") == [token]
+
+
+@pytest.mark.parametrize("token", ["<abc", "<0,3"])
+def test_bounds_that_are_not_numbers_are_flagged(token: str) -> None:
+    assert unknown_tokens(f"4090 {token} vast") == [token]
+
+
+@pytest.mark.parametrize("text", ["rel>0.99", "rel>=99", "rel>1", "rel>=10", "rel<=100", "rel>.5"])
+def test_plausible_reliability_bounds_are_understood(text: str) -> None:
+    assert unknown_tokens(text) == []
+    (bound,) = parse_filter(text).bounds
+    assert 0 <= bound.value <= 1
+
+
+def test_the_index_orders_every_sort_both_ways_and_keeps_them() -> None:
+    index = OfferIndex(OFFERS, sorts=())
+    assert index.order(DEFAULT_SORT) is index.order(DEFAULT_SORT, False)  # computed up front
+    for sort in OFFER_SORTS:
+        for descending in (False, True):
+            expected = rank(OFFERS, sort, descending)
+            assert [index.offers[i] for i in index.order(sort, descending)] == expected
+            flt = parse_filter("vast <2")
+            selected = index.select(flt, sort, descending)
+            assert [index.offers[i] for i in selected] == [o for o in expected if flt.matches(o)]

@@ -10,6 +10,7 @@ from textual.pilot import Pilot
 
 from vp_tui.core.models import Offer
 from vp_tui.core.offer_filter import OfferIndex, parse_filter
+from vp_tui.core.ranking import cheapness
 from vp_tui.services.market import compare_by_gpu
 from vp_tui.tui.widgets.offers_table import OffersTable
 
@@ -59,14 +60,15 @@ async def test_shows_offers_cheapest_first_with_a_fixed_header() -> None:
         table = app.query_one(OffersTable)
         assert "Loading offers…" in lines(table)[1]
         table = await loaded(pilot, offers)
-        assert table.visible_count == table.total_count == 2000
-        assert app.views[-1] == (2000, 2000)
+        on_demand = [o for o in offers if not o.interruptible]
+        assert table.visible_count == len(on_demand) and table.total_count == 2000
+        assert app.views[-1] == (len(on_demand), 2000)
         header, first = lines(table)[:2]
-        for title in ("Platform", "GPU", "GPUs", "VRAM", "$/h", "$/TFLOP-h", "Rel", "Location"):
+        for title in ("Platform", "GPU", "GPUs", "VRAM", "$/h", "$/GPU-h", "$/TFLOP-h", "Rel"):
             assert title in header
-        cheapest = min(offers, key=lambda o: (o.price_per_hour, o.gpu_count, o.key))
+        cheapest = min(on_demand, key=cheapness)
         assert table.cursor_offer == cheapest
-        assert f"{cheapest.price_per_hour:.3f}" in first
+        assert f"{cheapest.price_per_hour / cheapest.gpu_count:.3f}" in first
         assert app.highlighted[-1] == cheapest
         await pilot.press("pagedown", "pagedown")
         assert lines(table)[0] == header
@@ -88,13 +90,14 @@ async def test_cursor_keys() -> None:
         await pilot.press("pageup")
         assert table.cursor_row == 1
         await pilot.press("end")
-        assert table.cursor_row == 1999
+        end = table.visible_count - 1
+        assert table.cursor_row == end
         assert table.scroll_y == table.max_scroll_y
-        last = table.offer_at(1999)
+        last = table.offer_at(end)
         assert last is not None and table.cursor_offer == last
         assert f"{last.price_per_hour:.2f}" in lines(table)[-1]
         await pilot.press("down")
-        assert table.cursor_row == 1999
+        assert table.cursor_row == end
         await pilot.press("home", "up")
         assert table.cursor_row == 0
         assert table.scroll_y == 0
@@ -103,29 +106,29 @@ async def test_cursor_keys() -> None:
 
 async def test_s_cycles_sort_and_the_top_row_follows() -> None:
     offers = synthetic_offers(2000)
+    on_demand = [o for o in offers if not o.interruptible]
     app = Host(offers)
     async with app.run_test(size=(120, 30)) as pilot:
         table = app.query_one(OffersTable)
-        assert table.sort_key == "price"
+        assert table.sort_key == "per_gpu"
         await pilot.press("s")
         assert table.sort_key == "value"
-        best_value = min(o.dollars_per_tflop_hour or 1e9 for o in offers)
+        best_value = min(o.dollars_per_tflop_hour or 1e9 for o in on_demand)
         assert table.offer_at(0).dollars_per_tflop_hour == best_value
-        assert "▼$/TFLOP-h" in lines(table)[0]
-        await pilot.press("s")
-        assert table.sort_key == "vram"
-        most = max(o.vram_gb * o.gpu_count for o in offers)
-        top = table.offer_at(0)
-        assert top is not None and top.vram_gb * top.gpu_count == most
+        assert "▲$/TFLOP-h" in lines(table)[0]
         await pilot.press("s")
         assert table.sort_key == "reliability"
-        assert table.offer_at(0).reliability == max(o.reliability or 0 for o in offers)
-        await pilot.press("s")
-        assert table.sort_key == "price"
-        assert table.cursor_row == 0
+        assert table.offer_at(0).reliability == max(o.reliability or 0 for o in on_demand)
+        assert "▼Rel" in lines(table)[0]
+        seen = []
+        while table.sort_key != "per_gpu":
+            await pilot.press("s")
+            seen.append(table.sort_key)
+            assert table.cursor_row == 0
+        assert "vram" in seen and "price" in seen and "platform" in seen
 
 
-async def test_g_groups_by_gpu_and_back() -> None:
+async def test_v_groups_by_gpu_and_back() -> None:
     offers = synthetic_offers(2000)
     app = Host(offers)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -133,12 +136,12 @@ async def test_g_groups_by_gpu_and_back() -> None:
         await pilot.press("down", "down", "down")
         assert table.cursor_offer is not None
         gpu = table.cursor_offer.gpu
-        await pilot.press("g")
+        await pilot.press("v")
         assert table.grouped
         comparison = compare_by_gpu(offers)
         assert table.visible_count == len(comparison)
         screen = lines(table)
-        for title in ("GPU", "Vast $/GPU-h", "RunPod $/GPU-h", "Difference", "Cheaper"):
+        for title in ("GPU", "Vast $/GPU-h", "Vast spot", "RunPod $/GPU-h", "Difference"):
             assert title in screen[0]
         assert comparison[0].gpu in screen[1]
         assert table.cursor_offer is not None and table.cursor_offer.gpu == gpu
@@ -150,9 +153,9 @@ async def test_g_groups_by_gpu_and_back() -> None:
         assert all(offer.interruptible for offer in table.visible_offers())
         table.filter_text = ""
         await pilot.pause()
-        await pilot.press("g")
+        await pilot.press("v")
         assert not table.grouped
-        assert table.visible_count == 2000
+        assert table.visible_count == sum(not o.interruptible for o in offers)
         assert table.cursor_offer is not None and table.cursor_offer.gpu == gpu
         assert "Platform" in lines(table)[0]
 
@@ -164,7 +167,7 @@ async def test_filter_narrows_rows() -> None:
         table = app.query_one(OffersTable)
         table.filter_text = "4090 <0.5"
         await pilot.pause()
-        flt = parse_filter("4090 <0.5")
+        flt = parse_filter("4090 <0.5 ondemand")
         expected = [o for o in offers if flt.matches(o)]
         assert 0 < table.visible_count == len(expected) < 2000
         assert table.total_count == 2000
@@ -183,7 +186,7 @@ async def test_filter_narrows_rows() -> None:
         assert app.chosen == []
         table.filter_text = ""
         await pilot.pause()
-        assert table.visible_count == 2000
+        assert table.visible_count == sum(not o.interruptible for o in offers)
 
 
 async def test_enter_and_c_choose_the_highlighted_offer() -> None:
@@ -195,7 +198,7 @@ async def test_enter_and_c_choose_the_highlighted_offer() -> None:
         assert app.chosen == [table.offer_at(2)]
         await pilot.press("down", "c")
         assert app.chosen[-1] == table.offer_at(3)
-        await pilot.press("g", "home", "enter")
+        await pilot.press("v", "home", "enter", "enter")
         cheapest_model = compare_by_gpu(offers)[0]
         choice = app.chosen[-1]
         assert choice.gpu == cheapest_model.gpu
@@ -276,7 +279,7 @@ async def test_narrow_terminal_keeps_the_essentials() -> None:
         for title in ("Platform", "GPU", "$/h"):
             assert title in header
         assert all(len(line) <= 80 for line in lines(table))
-        await pilot.press("pagedown", "end", "s", "g", "down", "g", "home")
+        await pilot.press("pagedown", "end", "s", "v", "down", "v", "home")
         assert "GPU" in lines(table)[0]
         await pilot.resize_terminal(40, 10)
         await pilot.pause()
@@ -295,12 +298,16 @@ async def test_twenty_thousand_offers_render_a_page() -> None:
         screen = lines(table)
         assert all(line.strip() for line in screen)
         await pilot.press("pagedown", "end")
-        assert table.cursor_row == 19_999
+        assert table.cursor_row == table.visible_count - 1
         assert lines(table)[-1].strip()
         table.filter_text = "h100 x8 vast"
         await pilot.pause()
         assert table.visible_count == sum(
-            o.gpu == "H100 SXM" and o.gpu_count == 8 and o.platform == "vast" for o in offers
+            o.gpu == "H100 SXM"
+            and o.gpu_count == 8
+            and o.platform == "vast"
+            and not o.interruptible
+            for o in offers
         )
 
 
@@ -314,9 +321,9 @@ async def test_unknown_gpus_show_raw_names_and_are_left_out_of_grouping() -> Non
     async with app.run_test(size=(100, 12)) as pilot:
         table = app.query_one(OffersTable)
         assert "Mystery_GPU" in lines(table)[1]
-        await pilot.press("g")
+        await pilot.press("v")
         assert table.visible_count == 1
         assert "vast by 25%" in lines(table)[1]
         table.set_offers([offers[0]])
         await pilot.pause()
-        assert "No on-demand offers of a known GPU model to compare" in lines(table)[1]
+        assert "No offers of a known GPU model to compare" in lines(table)[1]

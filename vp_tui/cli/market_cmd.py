@@ -7,9 +7,16 @@ import argparse
 from vp_tui.cli.context import add_platform_option, chosen_platforms, opened
 from vp_tui.cli.output import CliError, print_json, stdout, table, warn
 from vp_tui.cli.validate import positive_amount, positive_int
-from vp_tui.core.models import Offer
+from vp_tui.core.models import Offer, Stock
 from vp_tui.core.money import format_price
-from vp_tui.core.ranking import SORTS, cheapest_keys, compare_by_gpu
+from vp_tui.core.ranking import (
+    OFFER_SORTS,
+    SORTS,
+    cheapest_keys,
+    compare_by_gpu,
+    natural_descending,
+    rank,
+)
 from vp_tui.platforms.base import OfferQuery
 
 
@@ -30,7 +37,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="spot/bid offers only (yes), on-demand only (no), or both",
     )
     p.add_argument("--region", help="location contains this text, e.g. US, Sweden")
-    p.add_argument("--sort", choices=list(SORTS), default="price")
+    p.add_argument(
+        "--sort",
+        choices=list(OFFER_SORTS),
+        default="price",
+        help="order: price (total $/h), per_gpu ($/GPU-h), value ($/TFLOP-h), vram, "
+        "reliability, gpus, platform, gpu, location, stock or kind (default price)",
+    )
+    p.add_argument("--reverse", action="store_true", help="the other direction of the --sort order")
     p.add_argument(
         "--limit", type=positive_int, default=None, help="rows to show (default 30, JSON all)"
     )
@@ -49,7 +63,7 @@ def build_query(args: argparse.Namespace, limit: int = 100_000) -> OfferQuery:
         min_vram_gb=args.min_vram,
         interruptible={"yes": True, "no": False}.get(args.interruptible),
         region=args.region,
-        sort=args.sort,
+        sort=args.sort if args.sort in SORTS else "price",
         limit=limit,
     )
 
@@ -94,7 +108,11 @@ def offers(args: argparse.Namespace) -> int:
             ],
         )
         return 0
-    shown = result.offers[: args.limit] if args.limit else result.offers
+    ordered = result.offers
+    if args.reverse or args.sort not in SORTS:
+        descending = not natural_descending(args.sort) if args.reverse else None
+        ordered = rank(ordered, args.sort, descending)
+    shown = ordered[: args.limit] if args.limit else ordered
     if args.json:
         print_json([offer.model_dump(mode="json") for offer in shown])
         return 0
@@ -128,6 +146,16 @@ def offer_row(offer: Offer, cheapest: bool) -> tuple[str, ...]:
         "-" if value is None else f"{value:.4f}",
         "-" if offer.reliability is None else f"{offer.reliability:.3f}",
         offer.location or offer.cloud or "-",
-        offer.stock.value if offer.stock else "-",
+        _stock_word(offer),
         "yes" if offer.interruptible else "",
     )
+
+
+def _stock_word(offer: Offer) -> str:
+    """The stock column: RunPod's level, ``out`` when none is left, ``?`` when RunPod gives
+    none, ``-`` on Vast (which lists rentable machines only)."""
+    if offer.platform != "runpod":
+        return "-"
+    if offer.stock is None:
+        return "?"
+    return "out" if offer.stock is Stock.NONE else offer.stock.value

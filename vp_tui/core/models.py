@@ -95,6 +95,11 @@ class Offer(_Model):
     ram_gb: float | None = None
     disk_gb: float | None = None
     inet_down_mbps: float | None = None
+    inet_up_mbps: float | None = None
+    cuda_version: float | None = None
+    """The newest CUDA version the host's driver runs (Vast's ``cuda_max_good``)."""
+    driver_version: str | None = None
+    """The host's NVIDIA driver, as the provider spells it (``535.183.01``)."""
     stock: Stock | None = None
     verified: bool | None = None
     cloud: str | None = None

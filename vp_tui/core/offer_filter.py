@@ -42,9 +42,21 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from vp_tui.core.models import Offer
-from vp_tui.core.ranking import SORTS, Cheapness, OfferSort, SortKey, cheapness, sort_keys
+from vp_tui.core.ranking import (
+    DEFAULT_SORT,
+    OFFER_SORTS,
+    SORTS,
+    Cheapness,
+    OfferSort,
+    SortKey,
+    cheapness,
+    natural_descending,
+    sort_keys,
+)
 
 __all__ = [
+    "DEFAULT_SORT",
+    "OFFER_SORTS",
     "SORTS",
     "Bound",
     "BoundField",
@@ -282,8 +294,10 @@ def unknown_tokens(text: str) -> list[str]:
     """The tokens of a filter line that are meant as something the language does not know.
 
     Those are tokens with a comparison operator that are not a valid bound (``<abc``,
-    ``vram>x``, ``foo<2``), a field name on its own (``vram``, ``price``) and a bare
-    ``-`` or ``!``. Plain words are searches and always understood.
+    ``vram>x``, ``foo<2``, ``<0,3``), a reliability bound that cannot be meant (``rel>2``:
+    above 1 it is read as percent, and a value below 10 or above 100 is no plausible
+    percent), a field name on its own (``vram``, ``price``) and a bare ``-`` or ``!``.
+    Plain words are searches and always understood.
     """
     line = _JOIN_OP.sub(r"\1", _JOIN_FIELD.sub(r"\1", text.lower()))
     unknown: list[str] = []
@@ -292,9 +306,22 @@ def unknown_tokens(text: str) -> list[str]:
             continue
         word = token[1:] if token[0] in "-!" else token
         misread = _OPERATORS.intersection(word) and (word != token or _bound(word) is None)
-        if not word or word in _NAMES or misread:
+        if not word or word in _NAMES or misread or _implausible_reliability(word):
             unknown.append(token)
     return unknown
+
+
+def _implausible_reliability(token: str) -> bool:
+    """Whether ``token`` bounds reliability by a number that is neither a fraction (0..1)
+    nor a plausible percent (10..100)."""
+    match = _BOUND.fullmatch(token)
+    if match is None or _FIELDS.get(match.group("field")) != "rel":
+        return False
+    try:
+        value = float(match.group("num"))
+    except ValueError:
+        return False
+    return 1 < value < 10 or value > 100
 
 
 _Column = list[float]
@@ -305,11 +332,12 @@ class OfferIndex:
 
     Building one for 20,000 offers takes tens of milliseconds, so the dashboard builds it
     in the worker that fetched the offers and hands it to the table ready-made.
-    ``select(filter, sort)`` returns positions into :attr:`offers` in sort order.
+    ``select(filter, sort, descending)`` returns positions into :attr:`offers` in that order.
     """
 
-    def __init__(self, offers: Iterable[Offer], *, sorts: Iterable[OfferSort] = ("price",)) -> None:
-        """Prepare ``offers``; the orders named in ``sorts`` are computed now, others on use."""
+    def __init__(self, offers: Iterable[Offer], *, sorts: Iterable[OfferSort] = ()) -> None:
+        """Prepare ``offers``; the orders named in ``sorts`` (in their natural direction) and
+        the default order of the table are computed now, others on first use."""
         self.offers: tuple[Offer, ...] = tuple(offers)
         texts: dict[tuple[str, str, str | None, str | None, str | None], int] = {}
         self.texts: list[str] = []
@@ -323,6 +351,7 @@ class OfferIndex:
         counts: list[float] = []
         rels: list[float] = []
         best: dict[str, Cheapness] = {}
+        best_of_kind: dict[tuple[str, bool], Cheapness] = {}
         groups: dict[tuple[str, str], int] = {}
         self.group_ids: list[int] = []
         """Offer position -> id of its (GPU model, platform), -1 when the model is unknown."""
@@ -356,6 +385,10 @@ class OfferIndex:
                 current = best.get(gpu)
                 if current is None or rating < current:
                     best[gpu] = rating
+                kind = (gpu, offer.interruptible)
+                current = best_of_kind.get(kind)
+                if current is None or rating < current:
+                    best_of_kind[kind] = rating
         self._columns: dict[BoundField, _Column] = {
             "price": prices,
             "vram": vrams,
@@ -365,36 +398,50 @@ class OfferIndex:
         self.cheapest: frozenset[str] = frozenset(key for _, _, key in best.values())
         """Keys of the cheapest offer per GPU-hour of each GPU model (the ★, as
         :func:`~vp_tui.core.ranking.cheapest_keys`)."""
+        self.cheapest_of_kind: frozenset[str] = frozenset(
+            key for _, _, key in best_of_kind.values()
+        )
+        """Keys of the cheapest offer per GPU-hour of each GPU model and kind (on-demand,
+        spot): the ★ of the offers table, first of its model in the default order."""
         self.keys: list[str] = [key for _, _, key in self.cheapness]
         """Offer position -> its key."""
         self.positions: dict[str, int] = {key: i for i, key in enumerate(self.keys)}
         """Offer key -> position in :attr:`offers`."""
         self._group_count = len(groups)
-        self._orders: dict[OfferSort, list[int]] = {}
-        for sort in sorts:
+        self._orders: dict[tuple[OfferSort, bool], list[int]] = {}
+        self._kind_orders: dict[tuple[OfferSort, bool, bool], list[int]] = {}
+        for sort in (DEFAULT_SORT, *sorts):
             self.order(sort)
+        self._kind_order(DEFAULT_SORT, None, False)  # the offers table's first view
 
     def __len__(self) -> int:
         return len(self.offers)
 
-    def order(self, sort: OfferSort) -> list[int]:
-        """Every position, in ``sort`` order (computed once per sort key; do not modify).
+    def order(self, sort: OfferSort, descending: bool | None = None) -> list[int]:
+        """Every position, in ``sort`` order (computed once per sort and direction; do not
+        modify).
 
-        The order of :func:`~vp_tui.core.ranking.rank` (cheapest; best $/TFLOP-h; most
-        VRAM; most reliable; each then cheapest), ties broken by offer key.
+        The order of :func:`~vp_tui.core.ranking.rank`: ``descending`` None is the sort's
+        natural direction; unknown values last either way, ties broken by the cheaper
+        offer, then the offer key.
         """
-        order = self._orders.get(sort)
+        down = natural_descending(sort) if descending is None else descending
+        order = self._orders.get((sort, down))
         if order is None:
-            keys: list[SortKey] = sort_keys(self.offers, sort)
+            keys: list[SortKey] = sort_keys(self.offers, sort, down)
             order = sorted(range(len(keys)), key=keys.__getitem__)
-            self._orders[sort] = order
+            self._orders[(sort, down)] = order
         return order
 
-    def select(self, flt: OfferFilter, sort: OfferSort = "price") -> list[int]:
+    def select(
+        self, flt: OfferFilter, sort: OfferSort = "price", descending: bool | None = None
+    ) -> list[int]:
         """Positions of the offers passing ``flt``, in ``sort`` order (a new list)."""
-        rows = self.order(sort)
-        if flt.is_empty:
-            return list(rows)
+        if flt.interruptible is None:
+            rows = self.order(sort, descending)
+        else:
+            rows = self._kind_order(sort, descending, flt.interruptible)
+        ordered = rows
         if flt.terms or flt.excluded:
             terms, excluded = flt.terms, flt.excluded
             ok = [
@@ -406,12 +453,21 @@ class OfferIndex:
         if flt.platforms:
             platforms, wanted = self.platforms, flt.platforms
             rows = [i for i in rows if platforms[i] in wanted]
-        if flt.interruptible is not None:
-            spot, want = self.interruptible, flt.interruptible
-            rows = [i for i in rows if spot[i] is want]
         for bound in flt.bounds:
             rows = _apply_bound(rows, self._columns[bound.field], bound)
-        return rows if rows is not self._orders.get(sort) else list(rows)
+        return rows if rows is not ordered else list(rows)
+
+    def _kind_order(self, sort: OfferSort, descending: bool | None, spot: bool) -> list[int]:
+        """The positions of spot (or on-demand) offers only, in ``sort`` order (cached: the
+        offers table shows one kind by default, so every keystroke starts from these)."""
+        down = natural_descending(sort) if descending is None else descending
+        key = (sort, down, spot)
+        rows = self._kind_orders.get(key)
+        if rows is None:
+            kinds = self.interruptible
+            rows = [i for i in self.order(sort, down) if kinds[i] is spot]
+            self._kind_orders[key] = rows
+        return rows
 
     def best_per_model(self, rows: Iterable[int], interruptible: bool | None = None) -> list[int]:
         """Of ``rows``, the cheapest offer per GPU-hour of each (GPU model, platform).

@@ -1,15 +1,22 @@
 """How offers are ordered and compared: the one home of the sort orders and of "cheapest".
 
 Both faces use these functions (``vp offers``, the offers table, the market service),
-so a sort or a ★ means the same thing everywhere:
+so a sort or a ★ means the same thing everywhere. Every column of the offers table
+sorts, each in its natural direction first (``descending=None``) or either way:
 
+- **per_gpu**: cheapest $ per GPU-hour first, then the lower total $/h (the table's
+  default, so the first offer of each model is its ★);
 - **price**: cheapest total $/h first, then fewer GPUs;
-- **value**: lowest $ per BF16 TFLOP-hour first, offers of unknown GPUs last;
-- **vram**: most VRAM in total (per GPU x GPUs) first;
-- **reliability**: most reliable first, offers without a reliability last;
+- **value**: lowest $ per BF16 TFLOP-hour first;
+- **vram**: most VRAM per GPU (as shown, in whole GB) first, then more GPUs;
+- **reliability**: most reliable first;
+- **gpus**, **platform**, **gpu**, **location**, **kind** (on-demand before spot):
+  smallest / A to Z first;
+- **stock**: most stock first;
 
 each then cheapest, and ties broken by offer key so the order never depends on the
-order the platforms answered in.
+order the platforms answered in. An unknown value (no reliability, no $/TFLOP, no
+location, no stock, an unknown GPU model) sorts last in both directions.
 
 **Cheapest** always means cheapest per GPU-hour (an 8-GPU machine at $2.80/h is
 cheaper than a 1-GPU one at $0.40/h); among equal per-GPU prices the lower total
@@ -19,39 +26,96 @@ $/h wins, then the offer key.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from vp_tui.core.models import Offer, PlatformName
+from vp_tui.core.gpus import gpu_spec
+from vp_tui.core.models import PLATFORMS, Offer, PlatformName, Stock
 
 __all__ = [
+    "DEFAULT_SORT",
+    "MODEL_SORTS",
+    "OFFER_SORTS",
     "SORTS",
     "Cheapness",
     "GpuComparison",
+    "MarketSort",
+    "ModelPrices",
+    "ModelSort",
     "OfferSort",
     "SortKey",
     "cheapest_keys",
     "cheapest_per_gpu",
     "cheapness",
     "compare_by_gpu",
+    "compare_side_by_side",
+    "natural_descending",
     "per_gpu_hour",
     "rank",
     "rank_comparisons",
+    "rank_models",
     "sort_keys",
+    "stock_level",
+    "unavailable_reason",
 ]
 
-OfferSort = Literal["price", "value", "vram", "reliability"]
-"""How offers are ordered: cheapest, best $/TFLOP, most VRAM, most reliable."""
+MarketSort = Literal["price", "value", "vram", "reliability"]
+"""The orders a market query asks for (``OfferQuery.sort``)."""
 
-SORTS: tuple[OfferSort, ...] = ("price", "value", "vram", "reliability")
-"""Every sort order, in the order the offers table cycles through them."""
+OfferSort = Literal[
+    "per_gpu",
+    "price",
+    "value",
+    "vram",
+    "reliability",
+    "gpus",
+    "platform",
+    "gpu",
+    "location",
+    "stock",
+    "kind",
+]
+"""Every order of offers: one per column of the offers table."""
 
-SortKey = tuple[float, float, str]
-"""What offers are sorted by: (the measure, then $/h, then the offer key); smaller first."""
+SORTS: tuple[MarketSort, ...] = ("price", "value", "vram", "reliability")
+"""The orders a market query knows (``OfferQuery.sort``, ``vp offers --sort`` since the
+start); :data:`OFFER_SORTS` has every order."""
+
+OFFER_SORTS: tuple[OfferSort, ...] = (
+    "per_gpu",
+    "price",
+    "value",
+    "vram",
+    "reliability",
+    "gpus",
+    "platform",
+    "gpu",
+    "location",
+    "stock",
+    "kind",
+)
+"""Every order of offers (``vp offers --sort`` choices)."""
+
+DEFAULT_SORT: OfferSort = "per_gpu"
+"""The order the offers table starts in: cheapest per GPU-hour, the order of the ★."""
+
+_NATURALLY_DESCENDING: frozenset[str] = frozenset({"vram", "reliability", "stock"})
+
+SortKey = tuple[float | str, ...]
+"""What offers are sorted by: measures, then tie-breakers, then the offer key; smaller first."""
 
 Cheapness = tuple[float, float, str]
 """(per-GPU $/h, total $/h, offer key): the smaller, the cheaper."""
+
+_STOCK_LEVELS = {Stock.HIGH: 3.0, Stock.MEDIUM: 2.0, Stock.LOW: 1.0, Stock.NONE: 0.0}
+_UNKNOWN = math.inf
+
+
+def natural_descending(sort: str) -> bool:
+    """Whether ``sort`` puts the largest values first unless reversed (most VRAM, most
+    reliable, most stock); every other order starts smallest / A to Z / cheapest."""
+    return sort in _NATURALLY_DESCENDING
 
 
 def per_gpu_hour(offer: Offer) -> float:
@@ -64,10 +128,48 @@ def cheapness(offer: Offer) -> Cheapness:
     return (offer.price_per_hour / offer.gpu_count, offer.price_per_hour, offer.key)
 
 
-def sort_keys(offers: Sequence[Offer], sort: OfferSort) -> list[SortKey]:
-    """The key of each offer under ``sort``, in the offers' order (sort ascending by it)."""
+def stock_level(stock: Stock | None) -> float | None:
+    """How much stock a level means, to compare (High 3 ... None left 0); None when unknown."""
+    return None if stock is None else _STOCK_LEVELS.get(stock)
+
+
+def unavailable_reason(offer: Offer) -> str | None:
+    """Why ``offer`` cannot be rented now, or None when it can.
+
+    RunPod says per GPU type whether any is free: a type with none left, or one it gives
+    no stock for, cannot be rented. Vast lists rentable machines only, with no stock figure.
+    """
+    if offer.platform != "runpod":
+        return None
+    if offer.stock is Stock.NONE:
+        return "out of stock on RunPod"
+    if offer.stock is None:
+        return "stock unknown on RunPod"
+    return None
+
+
+def _text_ranks(values: Iterable[str | None]) -> dict[str, float]:
+    """Each distinct text -> its place in case-insensitive A to Z order."""
+    distinct = sorted({v for v in values if v is not None}, key=lambda v: (v.casefold(), v))
+    return {value: float(i) for i, value in enumerate(distinct)}
+
+
+def sort_keys(
+    offers: Sequence[Offer], sort: OfferSort, descending: bool | None = None
+) -> list[SortKey]:
+    """The key of each offer under ``sort``, in the offers' order (sort ascending by it).
+
+    ``descending`` None is the sort's natural direction (:func:`natural_descending`).
+    Only the measure flips with the direction: unknown values stay last and ties are
+    still broken by the cheaper offer, then the offer key.
+    """
+    down = natural_descending(sort) if descending is None else descending
+    s = -1.0 if down else 1.0
+    inf = _UNKNOWN
+    if sort == "per_gpu":
+        return [(s * o.price_per_hour / o.gpu_count, o.price_per_hour, o.key) for o in offers]
     if sort == "price":
-        return [(o.price_per_hour, float(o.gpu_count), o.key) for o in offers]
+        return [(s * o.price_per_hour, float(o.gpu_count), o.key) for o in offers]
     if sort == "value":
         tflops: dict[tuple[str | None, int], float | None] = {}
         keys: list[SortKey] = []
@@ -77,39 +179,73 @@ def sort_keys(offers: Sequence[Offer], sort: OfferSort) -> list[SortKey]:
                 tflops[model] = o.tflops_bf16
             total = tflops[model]
             price = o.price_per_hour
-            keys.append((price / total if total else math.inf, price, o.key))
+            keys.append((s * price / total if total else inf, price, o.key))
         return keys
     if sort == "vram":
-        return [(-(o.vram_gb * o.gpu_count), o.price_per_hour, o.key) for o in offers]
-    return [
-        (-(o.reliability if o.reliability is not None else -1.0), o.price_per_hour, o.key)
-        for o in offers
-    ]
+        return [(s * round(o.vram_gb), s * o.gpu_count, o.price_per_hour, o.key) for o in offers]
+    if sort == "reliability":
+        return [
+            (inf if o.reliability is None else s * o.reliability, o.price_per_hour, o.key)
+            for o in offers
+        ]
+    measure = _measure(offers, sort)
+    keys = []
+    for o in offers:
+        value = measure(o)
+        price = o.price_per_hour
+        keys.append((inf if value is None else s * value, price / o.gpu_count, price, o.key))
+    return keys
 
 
-def rank(offers: Iterable[Offer], sort: OfferSort = "price") -> list[Offer]:
-    """Offers in ``sort`` order: the order a person choosing one wants."""
+def _measure(offers: Sequence[Offer], sort: OfferSort) -> Callable[[Offer], float | None]:
+    """How the column of ``sort`` is read as a number (None: unknown)."""
+    if sort == "gpus":
+        return lambda o: float(o.gpu_count)
+    if sort == "kind":
+        return lambda o: 1.0 if o.interruptible else 0.0
+    if sort == "stock":
+        return lambda o: stock_level(o.stock)
+    if sort == "platform":
+        platforms = _text_ranks(o.platform for o in offers)
+        return lambda o: platforms[o.platform]
+    if sort == "gpu":
+        names = _text_ranks(o.gpu for o in offers)
+        return lambda o: None if o.gpu is None else names[o.gpu]
+    places = _text_ranks(o.location for o in offers)
+    return lambda o: None if o.location is None else places[o.location]
+
+
+def rank(
+    offers: Iterable[Offer], sort: OfferSort = "price", descending: bool | None = None
+) -> list[Offer]:
+    """Offers in ``sort`` order (its natural direction unless ``descending`` says)."""
     items = list(offers)
-    keys = sort_keys(items, sort)
+    keys = sort_keys(items, sort, descending)
     return [items[i] for i in sorted(range(len(items)), key=keys.__getitem__)]
 
 
-def cheapest_per_gpu(offers: Iterable[Offer]) -> dict[str, Offer]:
-    """GPU model -> its cheapest offer per GPU-hour (offers of unknown models left out)."""
+def cheapest_per_gpu(offers: Iterable[Offer], *, by_kind: bool = False) -> dict[str, Offer]:
+    """GPU model -> its cheapest offer per GPU-hour (offers of unknown models left out).
+
+    With ``by_kind`` the key is ``"<model>|spot"`` for interruptible offers, so on-demand
+    and spot offers each have their own cheapest.
+    """
     best: dict[str, tuple[Cheapness, Offer]] = {}
     for offer in offers:
         if offer.gpu is None:
             continue
+        model = offer.gpu + "|spot" if by_kind and offer.interruptible else offer.gpu
         rating = cheapness(offer)
-        current = best.get(offer.gpu)
+        current = best.get(model)
         if current is None or rating < current[0]:
-            best[offer.gpu] = (rating, offer)
+            best[model] = (rating, offer)
     return {gpu: offer for gpu, (_, offer) in best.items()}
 
 
-def cheapest_keys(offers: Iterable[Offer]) -> set[str]:
-    """Keys of the offers that are the cheapest per GPU-hour of their GPU model (the ★)."""
-    return {offer.key for offer in cheapest_per_gpu(offers).values()}
+def cheapest_keys(offers: Iterable[Offer], *, by_kind: bool = False) -> set[str]:
+    """Keys of the offers that are the cheapest per GPU-hour of their GPU model (the ★);
+    with ``by_kind``, of their model and kind (on-demand or spot)."""
+    return {offer.key for offer in cheapest_per_gpu(offers, by_kind=by_kind).values()}
 
 
 @dataclass(frozen=True)
@@ -172,7 +308,8 @@ def rank_comparisons(rows: Iterable[GpuComparison], sort: OfferSort) -> list[Gpu
     """GPU models in ``sort`` order, judged by each model's best offers; ties by GPU name.
 
     price: cheapest per GPU-hour; value: lowest $/TFLOP-h; vram: most VRAM per GPU;
-    reliability: most reliable (unknown last); each then cheapest per GPU-hour.
+    reliability: most reliable (unknown last); each then cheapest per GPU-hour. Any
+    other order is cheapest per GPU-hour.
     """
 
     def key(row: GpuComparison) -> tuple[float, float, str]:
@@ -189,3 +326,127 @@ def rank_comparisons(rows: Iterable[GpuComparison], sort: OfferSort) -> list[Gpu
         return (cheapest, 0.0, row.gpu)
 
     return sorted(rows, key=key)
+
+
+ModelSort = Literal["gpu", "vram", "vast", "vast_spot", "runpod", "runpod_spot", "diff", "cheaper"]
+"""Orders of the by-GPU view: by name, VRAM, one platform's on-demand or spot $/GPU-h,
+the difference (RunPod minus Vast), or the cheaper platform's $/GPU-h."""
+
+MODEL_SORTS: tuple[ModelSort, ...] = (
+    "gpu",
+    "vram",
+    "vast",
+    "vast_spot",
+    "runpod",
+    "runpod_spot",
+    "diff",
+    "cheaper",
+)
+"""Every order of the by-GPU view."""
+
+
+@dataclass(frozen=True)
+class ModelPrices:
+    """One GPU model's cheapest offers per platform, on-demand and spot side by side."""
+
+    gpu: str
+    on_demand: dict[PlatformName, Offer]
+    """Platform -> its cheapest on-demand offer per GPU-hour of this model."""
+    spot: dict[PlatformName, Offer]
+    """Platform -> its cheapest spot (interruptible) offer per GPU-hour of this model."""
+    spot_compared: bool = False
+    """Whether the difference and the cheaper platform compare the spot prices."""
+
+    def offer(self, platform: PlatformName, spot: bool) -> Offer | None:
+        """The cheapest offer of ``platform`` and kind, if it has one."""
+        return (self.spot if spot else self.on_demand).get(platform)
+
+    def per_gpu_price(self, platform: PlatformName, spot: bool) -> float | None:
+        """$/h for one GPU of the model on ``platform``, spot or on-demand."""
+        offer = self.offer(platform, spot)
+        return None if offer is None else per_gpu_hour(offer)
+
+    @property
+    def compared(self) -> GpuComparison | None:
+        """The kind compared (spot or on-demand), None when the model has none of it."""
+        best = self.spot if self.spot_compared else self.on_demand
+        return GpuComparison(self.gpu, dict(best)) if best else None
+
+    @property
+    def offers(self) -> list[Offer]:
+        """Every offer shown: per platform, on-demand before spot."""
+        found = [self.offer(p, spot) for p in PLATFORMS for spot in (False, True)]
+        return [o for o in found if o is not None]
+
+    @property
+    def choice(self) -> Offer:
+        """The offer this model stands for: the cheapest of the compared kind, else of any."""
+        compared = self.compared
+        return compared.choice if compared is not None else min(self.offers, key=cheapness)
+
+    @property
+    def vram_gb(self) -> float:
+        """VRAM per GPU: the catalog's, else the most any of the offers reports."""
+        spec = gpu_spec(self.gpu)
+        return spec.vram_gb if spec is not None else max(o.vram_gb for o in self.offers)
+
+    @property
+    def cheapest_price(self) -> float | None:
+        """The cheaper platform's $/GPU-h of the compared kind."""
+        compared = self.compared
+        return None if compared is None else per_gpu_hour(compared.choice)
+
+
+def compare_side_by_side(
+    on_demand: Iterable[Offer], spot: Iterable[Offer], *, spot_compared: bool = False
+) -> list[ModelPrices]:
+    """One row per GPU model with its cheapest on-demand and spot offer on each platform.
+
+    ``on_demand`` and ``spot`` may hold any offers; only those of their kind and of a
+    known model count. Rows come in :func:`rank_models` ``cheaper`` order.
+    """
+    plain = {row.gpu: row.best for row in compare_by_gpu(on_demand, interruptible=False)}
+    bids = {row.gpu: row.best for row in compare_by_gpu(spot, interruptible=True)}
+    rows = [
+        ModelPrices(gpu, plain.get(gpu, {}), bids.get(gpu, {}), spot_compared)
+        for gpu in {*plain, *bids}
+    ]
+    return rank_models(rows, "cheaper")
+
+
+def rank_models(
+    rows: Iterable[ModelPrices], sort: ModelSort, descending: bool | None = None
+) -> list[ModelPrices]:
+    """GPU-model rows in ``sort`` order (its natural direction unless ``descending`` says).
+
+    Unknown values (a price the model does not have, no difference) stay last either
+    way; ties go to the cheaper model, then the GPU name.
+    """
+    down = natural_descending(sort) if descending is None else descending
+    s = -1.0 if down else 1.0
+    items = list(rows)
+    names = _text_ranks(row.gpu for row in items) if sort == "gpu" else {}
+
+    def measure(row: ModelPrices) -> float | None:
+        if sort == "gpu":
+            return names[row.gpu]
+        if sort == "vram":
+            return row.vram_gb
+        if sort == "diff":
+            compared = row.compared
+            return None if compared is None else compared.difference
+        if sort == "cheaper":
+            return row.cheapest_price
+        platform: PlatformName = "vast" if sort.startswith("vast") else "runpod"
+        return row.per_gpu_price(platform, sort.endswith("_spot"))
+
+    def key(row: ModelPrices) -> tuple[float, float, str]:
+        value = measure(row)
+        cheapest = row.cheapest_price
+        return (
+            _UNKNOWN if value is None else s * value,
+            _UNKNOWN if cheapest is None else cheapest,
+            row.gpu,
+        )
+
+    return sorted(items, key=key)

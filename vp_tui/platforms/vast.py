@@ -213,6 +213,23 @@ def marketed_vram(reported_gb: float | None, gpu: str | None) -> float | None:
     return reported_gb
 
 
+def _cuda_version(value: Any) -> float | None:
+    """The CUDA version a host runs (``12.4``); None for anything that is not one."""
+    number = _num(value)
+    return number if number is not None and 0 < number < 100 else None
+
+
+def _driver_version(value: Any) -> str | None:
+    """The host's driver version as text (``535.183.01``); None when missing or odd."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = _num(value)
+        return None if number is None or number <= 0 else f"{number:g}"
+    text = _text(value)
+    if text is None or len(text) > 40 or not re.fullmatch(r"[0-9A-Za-z.\-]+", text):
+        return None
+    return text
+
+
 def _ram_share_gb(row: Mapping[str, Any]) -> float | None:
     """The offer's share of the machine's RAM: Vast's ``cpu_ram`` is the whole machine's,
     and an offer of some of its GPUs gets the same share of it as of its cores."""
@@ -303,6 +320,9 @@ def _offer_from_vast(row: Mapping[str, Any], interruptible: bool, disk_gb: float
         ram_gb=_ram_share_gb(row),
         disk_gb=_nonneg(row.get("disk_space")),
         inet_down_mbps=_nonneg(row.get("inet_down")),
+        inet_up_mbps=_nonneg(row.get("inet_up")),
+        cuda_version=_cuda_version(row.get("cuda_max_good")),
+        driver_version=_driver_version(row.get("driver_version")),
         stock=None,
         verified=verified,
         cloud=None,

@@ -28,7 +28,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Static, Tab, Tabs
+from textual.widgets import Footer, Header, Static, Tab, Tabs
 
 from vp_tui.core.models import utcnow
 from vp_tui.tui.actions.instances import InstanceActions
@@ -44,6 +44,7 @@ from vp_tui.tui.startup import StartupMixin
 from vp_tui.tui.state import DashboardState
 from vp_tui.tui.tailing import LogTailMixin
 from vp_tui.tui.threads import DaemonThreadPool
+from vp_tui.tui.widgets.filter_input import FilterInput, FilterNote
 from vp_tui.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -135,10 +136,12 @@ class VpApp(
                 yield Static("", id="platforms-loading")
             with Vertical(id="offers-pane", classes="pane") as pane:
                 pane.border_title = "2 Offers"
-                yield Input(
+                yield FilterInput(
                     placeholder="/ filter: 4090 <0.5  vram>=24  runpod  spot",
+                    leave_to="#offers",
                     id="offer-filter",
                 )
+                yield FilterNote("", id="offer-filter-note", markup=False)
                 yield Static("Starting…", id="offers-loading")
             with Vertical(id="instances-pane", classes="pane") as pane:
                 pane.border_title = "3 Instances"

@@ -10,7 +10,7 @@ and dropped whenever the view, the width or the theme changes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Literal
 
 from rich.cells import cell_len, set_cell_size
@@ -25,12 +25,32 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from vp_tui.core.gpus import gpu_spec
-from vp_tui.core.models import Offer
+from vp_tui.core.models import PLATFORMS, Offer, PlatformName, Stock
 from vp_tui.core.offer_filter import OfferFilter, OfferIndex, parse_filter
-from vp_tui.core.ranking import SORTS, GpuComparison, OfferSort, compare_by_gpu, rank_comparisons
+from vp_tui.core.ranking import (
+    DEFAULT_SORT,
+    MODEL_SORTS,
+    OFFER_SORTS,
+    ModelPrices,
+    ModelSort,
+    OfferSort,
+    cheapness,
+    compare_side_by_side,
+    natural_descending,
+    rank_models,
+    unavailable_reason,
+)
 
 Align = Literal["left", "right"]
+
+OfferKind = Literal["on-demand", "spot", "all"]
+"""Which offers the flat view shows: on-demand only, spot (interruptible) only, or both."""
+
+KINDS: tuple[OfferKind, ...] = ("on-demand", "spot", "all")
+"""The kinds in the order ``t`` cycles through them."""
+
+DEFAULT_GROUP_SORT: ModelSort = "cheaper"
+"""The order the by-GPU view starts in: cheapest model (of the compared kind) first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,41 +64,60 @@ class _Column:
     align: Align
     priority: int
     """0 is always shown; higher numbers are dropped first when the table is narrow."""
-    sort: OfferSort | None = None
-    """The sort a click on the header selects."""
+    sort: str | None = None
+    """The order a click on the header selects (an OfferSort, or a ModelSort when grouped)."""
 
 
 FLAT_COLUMNS: tuple[_Column, ...] = (
-    _Column("platform", "Platform", 8, 8, "left", 0),
-    _Column("gpu", "GPU", 12, 28, "left", 0),
-    _Column("gpus", "GPUs", 4, 4, "right", 2),
+    _Column("platform", "Platform", 9, 9, "left", 0, "platform"),
+    _Column("gpu", "GPU", 12, 28, "left", 0, "gpu"),
+    _Column("gpus", "GPUs", 5, 5, "right", 2, "gpus"),
     _Column("vram", "VRAM", 6, 6, "right", 1, "vram"),
-    _Column("price", "$/h", 7, 7, "right", 0, "price"),
+    _Column("price", "$/h", 8, 8, "right", 0, "price"),
+    _Column("per_gpu", "$/GPU-h", 8, 8, "right", 0, "per_gpu"),
     _Column("value", "$/TFLOP-h", 10, 10, "right", 3, "value"),
     _Column("rel", "Rel", 6, 6, "right", 5, "reliability"),
-    _Column("location", "Location", 10, 24, "left", 4),
-    _Column("stock", "Stock", 6, 6, "left", 6),
-    _Column("spot", "Spot", 4, 4, "left", 2),
+    _Column("location", "Location", 10, 24, "left", 4, "location"),
+    _Column("stock", "Stock", 6, 6, "left", 3, "stock"),
+    _Column("kind", "Kind", 6, 6, "left", 1, "kind"),
 )
-"""The columns of the offer list, in display order."""
+"""The columns of the offer list, in display order (all sortable)."""
 
-GROUPED_COLUMNS: tuple[_Column, ...] = (
-    _Column("gpu", "GPU", 12, 28, "left", 0),
-    _Column("vram", "VRAM", 6, 6, "right", 2, "vram"),
-    _Column("vast", "Vast $/GPU-h", 12, 12, "right", 0, "price"),
-    _Column("runpod", "RunPod $/GPU-h", 14, 14, "right", 0, "price"),
-    _Column("diff", "Difference", 10, 10, "right", 1),
-    _Column("cheaper", "Cheaper", 14, 14, "left", 1),
-    _Column("trend", "7 days", 12, 12, "left", 3),
-)
-"""The columns of the by-GPU comparison, in display order."""
+_ON_DEMAND_PRIORITY = 0
+_SPOT_PRIORITY = 2
+
+
+def _grouped_columns(spot_compared: bool) -> tuple[_Column, ...]:
+    """The columns of the by-GPU comparison; the kind not compared is dropped first."""
+    plain = _SPOT_PRIORITY if spot_compared else _ON_DEMAND_PRIORITY
+    bids = _ON_DEMAND_PRIORITY if spot_compared else _SPOT_PRIORITY
+    return (
+        _Column("gpu", "GPU", 12, 28, "left", 0, "gpu"),
+        _Column("vram", "VRAM", 6, 6, "right", 3, "vram"),
+        _Column("vast", "Vast $/GPU-h", 13, 13, "right", plain, "vast"),
+        _Column("vast_spot", "Vast spot", 10, 10, "right", bids, "vast_spot"),
+        _Column("runpod", "RunPod $/GPU-h", 15, 15, "right", plain, "runpod"),
+        _Column("runpod_spot", "RunPod spot", 12, 12, "right", bids, "runpod_spot"),
+        _Column("diff", "Difference", 11, 11, "right", 1, "diff"),
+        _Column("cheaper", "Cheaper", 14, 14, "left", 1, "cheaper"),
+        _Column("trend", "7 days", 12, 12, "left", 4),
+    )
+
+
+GROUPED_COLUMNS: tuple[_Column, ...] = _grouped_columns(False)
+"""The columns of the by-GPU comparison, in display order (all but the trend sortable)."""
+_GROUPED_SPOT_COLUMNS = _grouped_columns(True)
 
 _FLAT_INDEX = {column.key: i for i, column in enumerate(FLAT_COLUMNS)}
 _GROUP_INDEX = {column.key: i for i, column in enumerate(GROUPED_COLUMNS)}
 _MISSING = "—"
 _MARK = "★ "
 _NO_MARK = "  "
-_SORT_MARK = "▼"
+_ASCENDING = "▲"
+_DESCENDING = "▼"
+_BID = "≥"
+"""Before a spot price: it is the minimum bid, what you pay is at least that."""
+_STOCK_TEXT = {Stock.HIGH: "High", Stock.MEDIUM: "Medium", Stock.LOW: "Low", Stock.NONE: "out"}
 
 CellKind = Literal["", "dim", "cheapest", "spot"]
 """How a cell is styled beyond its row: normal, muted, the cheapest mark, interruptible."""
@@ -103,24 +142,31 @@ def _fit(text: str, width: int, align: Align) -> str:
 
 
 def _layout(columns: Sequence[_Column], width: int, natural: dict[str, int]) -> list[_Placed]:
-    """Which columns fit in ``width`` cells, and where: low-priority ones go first."""
+    """Which columns fit in ``width`` cells, and where: low-priority ones go first.
+
+    An essential (priority 0) column that grows, such as the GPU name, gets the width its
+    text needs before any optional column is added.
+    """
+
+    def wanted(column: _Column) -> int:
+        return min(column.max_width, max(column.width, natural.get(column.key, 0)))
+
     used = 1  # left margin
-    chosen: set[str] = set()
+    chosen: dict[str, int] = {}
     for column in sorted(columns, key=lambda c: c.priority):
-        need = column.width + 1
-        if column.priority == 0 or used + need <= width:
-            chosen.add(column.key)
-            used += need
+        size = wanted(column) if column.priority == 0 else column.width
+        if column.priority == 0 or used + size + 1 <= width:
+            chosen[column.key] = size
+            used += size + 1
     spare = max(0, width - used)
     placed: list[_Placed] = []
     x = 1
     for column in columns:
         if column.key not in chosen:
             continue
-        size = column.width
-        if spare and column.max_width > column.width:
-            wanted = min(column.max_width, max(column.width, natural.get(column.key, 0)))
-            grow = min(spare, wanted - size)
+        size = chosen[column.key]
+        if spare and column.max_width > size:
+            grow = min(spare, wanted(column) - size)
             size += grow
             spare -= grow
         placed.append(_Placed(column, x, size))
@@ -136,9 +182,39 @@ def _money(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _price(value: float, spot: bool) -> str:
+    """A $/h figure; a spot one is the minimum bid, so it reads ``≥0.120``."""
+    return _BID + _money(value) if spot else _money(value)
+
+
+def _stock_text(offer: Offer) -> str:
+    """The stock cell: RunPod's level, ``out`` when none is left, ``?`` when RunPod gives
+    none; blank on Vast, which lists rentable machines only."""
+    if offer.platform != "runpod":
+        return ""
+    return "?" if offer.stock is None else _STOCK_TEXT.get(offer.stock, "?")
+
+
+def describe_offer(offer: Offer) -> str:
+    """An offer in a few words for messages: ``2x RTX 4090 (community cloud)``."""
+    cloud = f" ({offer.cloud.lower()} cloud)" if offer.cloud else ""
+    return f"{offer.gpu_count}x {offer.label}{cloud}"
+
+
+def not_rentable_message(offer: Offer) -> str | None:
+    """What to tell someone who tries to rent ``offer``, or None when it can be rented."""
+    reason = unavailable_reason(offer)
+    if reason is None:
+        return None
+    if offer.stock is Stock.NONE:
+        return f"{describe_offer(offer)} is out of stock on RunPod; pick another offer"
+    return f"{describe_offer(offer)} cannot be rented: {reason}; pick another offer"
+
+
 def _offer_cells(offer: Offer, cheapest: bool) -> tuple[tuple[str, CellKind], ...]:
     """The text of every flat column for one offer, with how each cell is styled."""
     value = offer.dollars_per_tflop_hour
+    spot = offer.interruptible
     cells: dict[str, tuple[str, CellKind]] = {
         "platform": (offer.platform, ""),
         "gpu": (
@@ -147,7 +223,8 @@ def _offer_cells(offer: Offer, cheapest: bool) -> tuple[tuple[str, CellKind], ..
         ),
         "gpus": (str(offer.gpu_count), ""),
         "vram": (f"{offer.vram_gb:.0f} GB", ""),
-        "price": (_money(offer.price_per_hour), ""),
+        "price": (_price(offer.price_per_hour, spot), ""),
+        "per_gpu": (_price(offer.price_per_hour / offer.gpu_count, spot), ""),
         "value": (_MISSING, "dim") if value is None else (f"{value:.3g}", ""),
         "rel": (
             (_MISSING, "dim")
@@ -155,19 +232,22 @@ def _offer_cells(offer: Offer, cheapest: bool) -> tuple[tuple[str, CellKind], ..
             else (f"{offer.reliability * 100:.1f}%", "")
         ),
         "location": (offer.location, "") if offer.location else (_MISSING, "dim"),
-        "stock": (offer.stock.value, "") if offer.stock is not None else ("", ""),
-        "spot": ("spot", "spot") if offer.interruptible else ("", ""),
+        "stock": (_stock_text(offer), ""),
+        "kind": ("spot", "spot") if spot else ("on-dem", ""),
     }
+    if unavailable_reason(offer) is not None:
+        return tuple((cells[c.key][0], "dim") for c in FLAT_COLUMNS)
     return tuple(cells[column.key] for column in FLAT_COLUMNS)
 
 
-def _group_cells(row: GpuComparison, trend: str = "") -> tuple[tuple[str, CellKind], ...]:
+def _group_cells(row: ModelPrices, trend: str = "") -> tuple[tuple[str, CellKind], ...]:
     """The text of every grouped column for one GPU model (``trend``: its sparkline)."""
-    vast, runpod = row.per_gpu_price("vast"), row.per_gpu_price("runpod")
-    cheaper = row.cheapest_platform
-    spec = gpu_spec(row.gpu)
-    vram = spec.vram_gb if spec is not None else next(iter(row.best.values())).vram_gb
-    diff = row.difference
+    compared = row.compared
+    spot_compared = row.spot_compared
+    cheaper = compared.cheapest_platform if compared is not None else None
+    diff = compared.difference if compared is not None else None
+    vast = row.per_gpu_price("vast", spot_compared)
+    runpod = row.per_gpu_price("runpod", spot_compared)
     if diff is None or vast is None or runpod is None:
         cheaper_text = f"only {cheaper}" if cheaper else ""
     elif diff == 0:
@@ -179,16 +259,20 @@ def _group_cells(row: GpuComparison, trend: str = "") -> tuple[tuple[str, CellKi
             f"{cheaper} by {percent:.1f}%" if percent < 10 else f"{cheaper} by {percent:.0f}%"
         )
 
-    def price(value: float | None, platform: str) -> tuple[str, CellKind]:
+    def price(platform: PlatformName, spot: bool) -> tuple[str, CellKind]:
+        value = row.per_gpu_price(platform, spot)
         if value is None:
             return (_MISSING, "dim")
-        return (_money(value), "cheapest" if platform == cheaper and diff else "")
+        best = spot == spot_compared and platform == cheaper and bool(diff)
+        return (_price(value, spot), "cheapest" if best else "")
 
     cells: dict[str, tuple[str, CellKind]] = {
         "gpu": (row.gpu, ""),
-        "vram": (f"{vram:.0f} GB", ""),
-        "vast": price(vast, "vast"),
-        "runpod": price(runpod, "runpod"),
+        "vram": (f"{row.vram_gb:.0f} GB", ""),
+        "vast": price("vast", False),
+        "vast_spot": price("vast", True),
+        "runpod": price("runpod", False),
+        "runpod_spot": price("runpod", True),
         "diff": (_MISSING, "dim") if diff is None else (f"{diff:+.3f}", ""),
         "cheaper": (cheaper_text, "cheapest" if diff else "dim"),
         "trend": (trend, ""),
@@ -199,13 +283,22 @@ def _group_cells(row: GpuComparison, trend: str = "") -> tuple[tuple[str, CellKi
 class OffersTable(ScrollView, can_focus=True):
     """All offers of both markets, filterable, sortable, grouped by GPU; draws only visible rows.
 
-    Columns: platform, GPU (★ marks the cheapest offer per GPU-hour of each model among all
-    offers loaded), GPU count, VRAM per GPU, $/h, $/TFLOP-h, reliability, location, stock,
-    spot. Narrow terminals drop the least important columns first; platform, GPU and $/h
-    always stay. Grouped (``g``): one row per GPU model with the cheapest $/GPU-h on each
-    platform, the difference (RunPod minus Vast), which platform is cheaper and a sparkline
-    of the cheapest $/GPU-h over the last 7 days (from the price history, blank without
-    one); on-demand offers are compared, spot offers instead when the filter says ``spot``.
+    Columns: platform, GPU (★ marks the cheapest offer per GPU-hour of each model and kind
+    among all offers loaded, so it is the first of its model in the default order), GPU
+    count, VRAM per GPU, $/h, $/GPU-h, $/TFLOP-h, reliability, location, stock, kind. Any
+    column sorts (``s`` next column, ``S`` reverse, or a click on its header); the header
+    marks the sort column ``▲`` ascending / ``▼`` descending. ``t`` shows on-demand offers,
+    spot offers or both (a ``spot``/``ondemand`` word in the filter wins); a spot price is
+    the minimum bid and reads ``≥0.120``. RunPod offers out of stock (or with no stock
+    figure) are dimmed and cannot be rented. Narrow terminals drop the least important
+    columns first; platform, GPU, $/h and $/GPU-h always stay.
+
+    By GPU (``v``): one row per GPU model with the cheapest on-demand and spot $/GPU-h of
+    each platform side by side, the difference (RunPod minus Vast), which platform is
+    cheaper and a sparkline of the cheapest $/GPU-h over the last 7 days (from the price
+    history, blank without one); those compare on-demand prices, spot ones when the kind
+    or the filter says spot. ``enter`` there opens :class:`~vp_tui.tui.screens.offer_pick.
+    OfferPickScreen` to pick which of the model's offers to rent.
     """
 
     DEFAULT_CSS = """
@@ -262,8 +355,15 @@ class OffersTable(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "choose", "Create", id="offers.choose", tooltip="Create an instance"),
         Binding("c", "choose", "Create", show=False, id="offers.create"),
-        Binding("s", "cycle_sort", "Sort", id="offers.sort"),
-        Binding("g", "toggle_group", "Group by GPU", id="offers.group"),
+        Binding("i", "app.offer_details", "Details", id="offers.details"),
+        Binding("s", "cycle_sort", "Sort", id="offers.sort", tooltip="Sort by the next column"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, id="offers.reverse"),
+        Binding("t", "cycle_kind", "Kind", id="offers.kind", tooltip="On-demand, spot or both"),
+        Binding("v", "toggle_group", "By GPU", id="offers.group", tooltip="View by GPU model"),
+        Binding("j", "cursor_down", "Next offer", show=False, id="offers.j"),
+        Binding("k", "cursor_up", "Previous offer", show=False, id="offers.k"),
+        Binding("g", "cursor_first", "First offer", show=False, id="offers.top"),
+        Binding("G", "cursor_last", "Last offer", show=False, id="offers.bottom"),
         Binding("up", "cursor_up", "Previous offer", show=False, id="offers.cursor_up"),
         Binding("down", "cursor_down", "Next offer", show=False, id="offers.cursor_down"),
         Binding("pageup", "page_up", "Page up", show=False, id="offers.page_up"),
@@ -273,7 +373,8 @@ class OffersTable(ScrollView, can_focus=True):
     ]
 
     class OfferChosen(Message):
-        """The user asked to create an instance from ``offer`` (enter, c, double click)."""
+        """The user asked to create an instance from ``offer`` (enter, c, double click, or
+        a pick in the by-GPU view); never an offer that cannot be rented."""
 
         def __init__(self, offers_table: OffersTable, offer: Offer) -> None:
             self.offers_table = offers_table
@@ -299,12 +400,17 @@ class OffersTable(ScrollView, can_focus=True):
             return self.offers_table
 
     class ViewChanged(Message):
-        """The rows shown changed (new offers, filter, sort or grouping): for titles and counts."""
+        """The rows shown changed (new offers, filter, sort, kind or grouping): for titles
+        and counts. ``kind`` is the kind of offers shown (the filter's word, else the
+        toggle); by GPU, the kind compared (``all`` compares on-demand)."""
 
-        def __init__(self, offers_table: OffersTable, visible: int, total: int) -> None:
+        def __init__(
+            self, offers_table: OffersTable, visible: int, total: int, kind: OfferKind = "all"
+        ) -> None:
             self.offers_table = offers_table
             self.visible = visible
             self.total = total
+            self.kind: OfferKind = kind
             super().__init__()
 
         @property
@@ -312,10 +418,18 @@ class OffersTable(ScrollView, can_focus=True):
             """The table whose view changed."""
             return self.offers_table
 
-    sort_key: reactive[OfferSort] = reactive[OfferSort]("price", init=False)
-    """The order of the rows; ``s`` cycles through :data:`~vp_tui.core.offer_filter.SORTS`."""
+    sort_key: reactive[OfferSort] = reactive[OfferSort](DEFAULT_SORT, init=False)
+    """The order of the offer rows (a column's sort); ``s`` cycles the columns shown."""
+    sort_descending: reactive[bool] = reactive(False, init=False)
+    """Whether the offer rows run from the largest value down; ``S`` reverses."""
+    group_sort_key: reactive[ModelSort] = reactive[ModelSort](DEFAULT_GROUP_SORT, init=False)
+    """The order of the by-GPU rows (a column's sort)."""
+    group_sort_descending: reactive[bool] = reactive(False, init=False)
+    """Whether the by-GPU rows run from the largest value down."""
+    kind: reactive[OfferKind] = reactive[OfferKind]("on-demand", init=False)
+    """Which offers the list shows: on-demand (default), spot or all; ``t`` cycles."""
     grouped: reactive[bool] = reactive(False, init=False)
-    """Show one row per GPU model with the cheapest price on each platform side by side."""
+    """Show one row per GPU model with the cheapest prices on each platform side by side."""
     filter_text: reactive[str] = reactive("", init=False)
     """The filter line (see :mod:`vp_tui.core.offer_filter` for the language)."""
 
@@ -323,18 +437,22 @@ class OffersTable(ScrollView, can_focus=True):
         self,
         offers: Sequence[Offer] | OfferIndex | None = None,
         *,
-        sort_key: OfferSort = "price",
+        sort_key: OfferSort = DEFAULT_SORT,
         grouped: bool = False,
         filter_text: str = "",
+        kind: OfferKind = "on-demand",
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
         disabled: bool = False,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self.set_reactive(OffersTable.sort_key, sort_key if sort_key in SORTS else "price")
+        sort = self.validate_sort_key(sort_key)
+        self.set_reactive(OffersTable.sort_key, sort)
+        self.set_reactive(OffersTable.sort_descending, natural_descending(sort))
         self.set_reactive(OffersTable.grouped, grouped)
         self.set_reactive(OffersTable.filter_text, filter_text)
+        self.set_reactive(OffersTable.kind, self.validate_kind(kind))
         self._index = OfferIndex(())
         self._loaded = False
         self._cheapest: frozenset[str] = frozenset()
@@ -342,8 +460,10 @@ class OffersTable(ScrollView, can_focus=True):
         self._filter: OfferFilter = parse_filter(filter_text)
         self._positions: list[int] = []
         """Flat view: positions into the index, in display order."""
-        self._groups: list[GpuComparison] = []
-        """Grouped view: one comparison per GPU model, in display order."""
+        self._groups: list[ModelPrices] = []
+        """Grouped view: one row per GPU model, in display order."""
+        self._group_positions: list[int] = []
+        """Grouped view: the offers passing the filter (any kind), for the pick dialog."""
         self._trends: dict[tuple[str, bool], str] = {}
         """Sparkline of each (GPU model, interruptible) for the grouped view."""
         self._cursor = 0
@@ -355,7 +475,7 @@ class OffersTable(ScrollView, can_focus=True):
         self._header: Strip | None = None
         self._styles: dict[str, Style] = {}
         self._placed: list[_Placed] = []
-        self._layout_key: tuple[int, bool, OfferSort] | None = None
+        self._layout_key: tuple[int, bool, bool] | None = None
         if offers is not None:
             self.set_offers(offers)
 
@@ -370,7 +490,7 @@ class OffersTable(ScrollView, can_focus=True):
         index = offers if isinstance(offers, OfferIndex) else OfferIndex(offers)
         self._index = index
         self._loaded = True
-        self._cheapest = index.cheapest
+        self._cheapest = index.cheapest_of_kind
         labels = {o.label for o in index.offers}
         locations = {o.location or "" for o in index.offers}
         gpu_width = max(map(cell_len, labels), default=0) + len(_MARK)
@@ -412,11 +532,35 @@ class OffersTable(ScrollView, can_focus=True):
 
     @property
     def cursor_offer(self) -> Offer | None:
-        """The highlighted offer (grouped: the cheapest offer of the highlighted GPU model)."""
+        """The highlighted offer (grouped: the cheapest offer of the highlighted GPU model,
+        of the kind compared when it has one)."""
         return self.offer_at(self._cursor)
 
+    @property
+    def shown_kind(self) -> OfferKind:
+        """The kind of offers listed: a ``spot``/``ondemand`` word in the filter wins over
+        :attr:`kind` while it is there."""
+        wanted = self._filter.interruptible
+        if wanted is None:
+            return self.kind
+        return "spot" if wanted else "on-demand"
+
+    @property
+    def current_sort(self) -> tuple[str, bool]:
+        """(sort name, descending) of the view shown: an OfferSort, or a ModelSort by GPU."""
+        if self.grouped:
+            return self.group_sort_key, self.group_sort_descending
+        return self.sort_key, self.sort_descending
+
+    @property
+    def cursor_group(self) -> ModelPrices | None:
+        """Grouped: the highlighted GPU model's row (None in the flat view)."""
+        if self.grouped and 0 <= self._cursor < len(self._groups):
+            return self._groups[self._cursor]
+        return None
+
     def offer_at(self, row: int) -> Offer | None:
-        """The offer shown in ``row`` (grouped: the cheapest of that GPU model), if any."""
+        """The offer shown in ``row`` (grouped: that GPU model's :attr:`ModelPrices.choice`)."""
         if row < 0:
             return None
         if self.grouped:
@@ -431,6 +575,32 @@ class OffersTable(ScrollView, can_focus=True):
             return [row.choice for row in self._groups]
         offers = self._index.offers
         return [offers[i] for i in self._positions]
+
+    def pick_choices(self, row: ModelPrices) -> list[Offer]:
+        """The offers the pick dialog lists for a GPU model: its cheapest on each platform,
+        on-demand and spot, each followed by the cheapest one that can be rented when the
+        cheapest cannot (out of stock)."""
+        rentable: dict[tuple[PlatformName, bool], Offer] = {}
+        offers = self._index.offers
+        for i in self._group_positions:
+            offer = offers[i]
+            if offer.gpu != row.gpu or unavailable_reason(offer) is not None:
+                continue
+            slot = (offer.platform, offer.interruptible)
+            current = rentable.get(slot)
+            if current is None or cheapness(offer) < cheapness(current):
+                rentable[slot] = offer
+        choices: list[Offer] = []
+        for platform in PLATFORMS:
+            for spot in (False, True):
+                best = row.offer(platform, spot)
+                if best is None:
+                    continue
+                choices.append(best)
+                other = rentable.get((platform, spot))
+                if unavailable_reason(best) is not None and other is not None:
+                    choices.append(other)
+        return choices
 
     def _row_key(self, row: int) -> str | None:
         if self.grouped:
@@ -458,24 +628,43 @@ class OffersTable(ScrollView, can_focus=True):
         except ValueError:
             return None
 
+    def _listed_filter(self) -> OfferFilter:
+        """The filter of the flat view: the filter line, narrowed to :attr:`kind` unless the
+        line names a kind itself."""
+        flt = self._filter
+        if flt.interruptible is not None or self.kind == "all":
+            return flt
+        return replace(flt, interruptible=self.kind == "spot")
+
     def _rebuild(self, *, lost: Literal["stay", "top"]) -> None:
-        """Recompute the rows from the index, filter, sort and grouping; keep the cursor's offer.
+        """Recompute the rows from the index, filter, kind, sort and grouping; keep the
+        cursor's offer.
 
         ``lost`` says where the cursor goes when its offer is no longer shown: ``stay`` on
         the same row number (a refresh), or ``top`` (a new filter or sort).
         """
         old_cursor = self._cursor
         old_screen_row = old_cursor - round(self.scroll_y)
-        positions = self._index.select(self._filter, self.sort_key)
         if self.grouped:
-            offers, spot = self._index.offers, self._compared_kind
-            best = self._index.best_per_model(positions, spot)
-            groups = compare_by_gpu((offers[i] for i in best), interruptible=spot)
-            self._groups = rank_comparisons(groups, self.sort_key)
+            index = self._index
+            offers = index.offers
+            positions = index.select(self._filter, self.sort_key, self.sort_descending)
+            plain = index.best_per_model(positions, False)
+            bids = index.best_per_model(positions, True)
+            rows = compare_side_by_side(
+                (offers[i] for i in plain),
+                (offers[i] for i in bids),
+                spot_compared=self._compared_kind,
+            )
+            self._groups = rank_models(rows, self.group_sort_key, self.group_sort_descending)
+            self._group_positions = positions
             self._positions = []
         else:
-            self._positions = positions
+            self._positions = self._index.select(
+                self._listed_filter(), self.sort_key, self.sort_descending
+            )
             self._groups = []
+            self._group_positions = []
         count = self.visible_count
         row = self._find_row(self._cursor_key)
         if row is None:
@@ -489,13 +678,16 @@ class OffersTable(ScrollView, can_focus=True):
             self._scroll_to_row(self._cursor - old_screen_row)
             self._scroll_cursor_into_view()
             self.refresh()
-            self.post_message(self.ViewChanged(self, count, self.total_count))
+            kind: OfferKind = self.shown_kind
+            if self.grouped:
+                kind = "spot" if self._compared_kind else "on-demand"
+            self.post_message(self.ViewChanged(self, count, self.total_count, kind))
             self._post_highlight()
 
     @property
     def _compared_kind(self) -> bool:
-        """What grouped rows compare: spot prices when the filter asks for spot, else on-demand."""
-        return self._filter.interruptible is True
+        """What grouped rows compare: spot prices when the kind or the filter says spot."""
+        return self.shown_kind == "spot"
 
     def _post_highlight(self) -> None:
         offer = self.cursor_offer
@@ -508,20 +700,59 @@ class OffersTable(ScrollView, can_focus=True):
     # ------------------------------------------------------------- reactives
 
     def validate_sort_key(self, value: str) -> OfferSort:
-        """Unknown sort names fall back to price."""
-        for sort in SORTS:
+        """Unknown sort names fall back to the default ($/GPU-h)."""
+        for sort in OFFER_SORTS:
             if value == sort:
                 return sort
-        return "price"
+        return DEFAULT_SORT
+
+    def validate_group_sort_key(self, value: str) -> ModelSort:
+        """Unknown sort names fall back to the cheaper platform's price."""
+        for sort in MODEL_SORTS:
+            if value == sort:
+                return sort
+        return DEFAULT_GROUP_SORT
+
+    def validate_kind(self, value: str) -> OfferKind:
+        """Unknown kinds fall back to on-demand."""
+        for kind in KINDS:
+            if value == kind:
+                return kind
+        return "on-demand"
+
+    def _resort(self, grouped: bool) -> None:
+        """A sort of the ``grouped`` (or flat) view changed: re-order the rows if that view
+        is shown; the cursor goes to the best row of the new order."""
+        if grouped != self.grouped:
+            return
+        self._cursor_key = None
+        self._rebuild(lost="top")
 
     def watch_sort_key(self) -> None:
-        """Re-order the rows; the cursor goes to the best row of the new order."""
-        self._cursor_key = None
+        """Re-order the offer rows."""
+        self._resort(False)
+
+    def watch_sort_descending(self) -> None:
+        """Reverse the offer rows."""
+        self._resort(False)
+
+    def watch_group_sort_key(self) -> None:
+        """Re-order the GPU-model rows."""
+        self._resort(True)
+
+    def watch_group_sort_descending(self) -> None:
+        """Reverse the GPU-model rows."""
+        self._resort(True)
+
+    def watch_kind(self) -> None:
+        """Show the other kind of offers; the cursor keeps its offer if it is still shown."""
+        self._layout_key = None
         self._rebuild(lost="top")
 
     def watch_filter_text(self, text: str) -> None:
         """Apply the new filter line; the cursor keeps its offer if it still matches."""
         self._filter = parse_filter(text)
+        self._layout_key = None
         self._rebuild(lost="top")
 
     def watch_grouped(self, grouped: bool) -> None:
@@ -539,7 +770,7 @@ class OffersTable(ScrollView, can_focus=True):
         position = self._index.positions.get(key) if key is not None else None
         return self._index.offers[position] if position is not None else None
 
-    def _group_for_key(self, key: str | None) -> GpuComparison | None:
+    def _group_for_key(self, key: str | None) -> ModelPrices | None:
         if key is None or not key.startswith("gpu:"):
             return None
         return next((g for g in self._groups if g.gpu == key[4:]), None)
@@ -609,28 +840,99 @@ class OffersTable(ScrollView, can_focus=True):
         self.move_cursor(self.visible_count - 1)
 
     def action_choose(self) -> None:
-        """Ask the app to create an instance from the highlighted offer."""
+        """Ask the app to create an instance from the highlighted offer; by GPU, open the
+        dialog that picks one of the model's offers. An offer that cannot be rented (out
+        of stock) is refused with a notification."""
+        group = self.cursor_group
+        if group is not None:
+            self._open_pick(group)
+            return
         offer = self.cursor_offer
-        if offer is not None:
-            self.post_message(self.OfferChosen(self, offer))
+        if offer is None:
+            return
+        problem = not_rentable_message(offer)
+        if problem is not None:
+            self.notify(problem, severity="warning", markup=False)
+            return
+        self.post_message(self.OfferChosen(self, offer))
+
+    def _open_pick(self, group: ModelPrices) -> None:
+        from vp_tui.tui.screens.offer_pick import OfferPickScreen
+
+        def picked(offer: Offer | None) -> None:
+            if offer is not None and unavailable_reason(offer) is None and self.is_mounted:
+                self.post_message(self.OfferChosen(self, offer))
+
+        screen = OfferPickScreen(group.gpu, self.pick_choices(group), group.choice)
+        self.app.push_screen(screen, picked)
+
+    def sort_by(self, sort: str, descending: bool | None = None) -> None:
+        """Order the view shown by the column sort ``sort`` (an OfferSort, or a ModelSort by
+        GPU), ``descending`` or else in its natural direction."""
+        down = natural_descending(sort) if descending is None else descending
+        if self.grouped:
+            group_sort = self.validate_group_sort_key(sort)
+            if group_sort == self.group_sort_key:
+                self.group_sort_descending = down
+            else:
+                self.set_reactive(OffersTable.group_sort_descending, down)
+                self.group_sort_key = group_sort
+            return
+        offer_sort = self.validate_sort_key(sort)
+        if offer_sort == self.sort_key:
+            self.sort_descending = down
+        else:
+            self.set_reactive(OffersTable.sort_descending, down)
+            self.sort_key = offer_sort
 
     def action_cycle_sort(self) -> None:
-        """Sort by the next of price, value, VRAM, reliability."""
-        self.sort_key = SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)]
+        """Sort by the next column shown (each in its natural direction first)."""
+        self._ensure_layout()
+        columns = self._columns()
+        shown = [p.column.sort for p in self._placed if p.column.sort]
+        every = [c.sort for c in columns if c.sort]
+        if not shown:
+            return
+        current, _ = self.current_sort
+        start = every.index(current) if current in every else -1
+        for step in range(1, len(every) + 1):
+            candidate = every[(start + step) % len(every)]
+            if candidate in shown:
+                self.sort_by(candidate)
+                return
+
+    def action_reverse_sort(self) -> None:
+        """Reverse the order of the rows (the sort column stays)."""
+        sort, descending = self.current_sort
+        self.sort_by(sort, not descending)
+
+    def action_cycle_kind(self) -> None:
+        """Show on-demand offers, then spot offers, then both."""
+        self.kind = KINDS[(KINDS.index(self.kind) + 1) % len(KINDS)]
+        if self._filter.interruptible is not None:
+            word = "spot" if self._filter.interruptible else "ondemand"
+            self.notify(
+                f"Kind: {self.kind} once the filter no longer says {word}",
+                markup=False,
+                timeout=3,
+            )
 
     def action_toggle_group(self) -> None:
         """Switch between every offer and one row per GPU model."""
         self.grouped = not self.grouped
 
     def on_click(self, event: events.Click) -> None:
-        """A click on a row highlights it (double click chooses it); on the header it sorts."""
+        """A click on a row highlights it (double click chooses it); on a header it sorts by
+        that column, a second click on the same header reverses."""
         offset = event.get_content_offset(self)
         if offset is None:
             return
         if offset.y == 0:
             for placed in self._placed:
-                if placed.x <= offset.x < placed.x + placed.width and placed.column.sort:
-                    self.sort_key = placed.column.sort
+                sort = placed.column.sort
+                if placed.x <= offset.x < placed.x + placed.width and sort:
+                    current, descending = self.current_sort
+                    self.sort_by(sort, not descending if sort == current else None)
                     return
             return
         row = round(self.scroll_y) + offset.y - 1
@@ -660,12 +962,16 @@ class OffersTable(ScrollView, can_focus=True):
         """Show the rows of offers given before the table was mounted."""
         self._rebuild(lost="top")
 
+    def _columns(self) -> tuple[_Column, ...]:
+        if not self.grouped:
+            return FLAT_COLUMNS
+        return _GROUPED_SPOT_COLUMNS if self._compared_kind else GROUPED_COLUMNS
+
     def _ensure_layout(self) -> int:
         width = self.scrollable_content_region.width
-        key = (width, self.grouped, self.sort_key)
+        key = (width, self.grouped, self.grouped and self._compared_kind)
         if key != self._layout_key:
-            columns = GROUPED_COLUMNS if self.grouped else FLAT_COLUMNS
-            self._placed = _layout(columns, width, self._natural)
+            self._placed = _layout(self._columns(), width, self._natural)
             self._layout_key = key
             self._strip_cache.clear()
             self._header = None
@@ -714,23 +1020,26 @@ class OffersTable(ScrollView, can_focus=True):
     def _render_header(self, width: int) -> Strip:
         style = self._style("header")
         parts = [" "]
-        sort = None if self.grouped else self.sort_key
+        sort, descending = self.current_sort
+        mark = _DESCENDING if descending else _ASCENDING
         for placed in self._placed:
             title = placed.column.title
-            if sort is not None and placed.column.sort == sort:
-                title = _SORT_MARK + title
+            if placed.column.sort == sort:
+                title = mark + title
             parts.append(_fit(title, placed.width, placed.column.align))
             parts.append(" ")
         return _strip([("".join(parts), style)], width, style)
 
     def _render_empty(self, width: int) -> Strip:
+        kind = self.shown_kind
         if not self._loaded:
             text = "Loading offers…"
         elif self.filter_text.strip():
             text = f"No offers match `{self.filter_text.strip()}`"
         elif self.grouped and self.total_count:
-            kind = "spot" if self._compared_kind else "on-demand"
-            text = f"No {kind} offers of a known GPU model to compare"
+            text = "No offers of a known GPU model to compare"
+        elif self.total_count and kind != "all":
+            text = f"No {kind} offers (t shows other kinds)"
         else:
             text = "No offers"
         return _strip([(" " + text, self._style("empty"))], width, self._style("base"))

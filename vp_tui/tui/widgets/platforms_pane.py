@@ -70,6 +70,8 @@ class PlatformsPane(Widget, can_focus=True):
         ),
         Binding("up", "cursor(-1)", "Previous", show=False, id="platforms.up"),
         Binding("down", "cursor(1)", "Next", show=False, id="platforms.down"),
+        Binding("k", "cursor(-1)", "Previous", show=False, id="platforms.k"),
+        Binding("j", "cursor(1)", "Next", show=False, id="platforms.j"),
     ]
 
     class IncludedChanged(Message):
