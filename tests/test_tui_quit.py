@@ -70,10 +70,10 @@ async def test_dialog_lists_billing_instances_stay_escape_and_leave(tmp_path: Pa
         assert f"Total burn: {format_price(total)}/h" in text
         labels = {str(b.label) for b in screen.query(Button)}
         assert labels == {
-            "Quit, leave them running",
+            "Quit, leave them running (q)",
             "Stop them and quit",
             "Destroy them and quit",
-            "Stay",
+            "Stay (esc)",
         }
 
         await pilot.press("escape")
@@ -139,7 +139,12 @@ async def test_a_destroy_that_fails_stays_and_says_which(tmp_path: Path) -> None
         assert isinstance(app.screen, QuitScreen) and not app.stop_event.is_set()
         assert vast.instance_id in str(error.render())
         assert "destroy FAILED" in dialog_text(app)
-        assert any("Destroy NOT verified" in n for n in notifications(app))
+        # A notification is a message: it lands on the next turn of the loop.
+        await wait_for(
+            pilot,
+            lambda: any("Destroy NOT verified" in n for n in notifications(app)),
+            what="the notification",
+        )
         assert not screen.query_one("#destroy", Button).disabled  # may be tried again
         assert [i.instance_id for i in await listed(app)] == [vast.instance_id]
         await pilot.press("escape")

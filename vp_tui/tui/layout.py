@@ -1,7 +1,9 @@
 """The four panes: which is focused, and the narrow layout that shows one at a time.
 
 Below ``NARROW_WIDTH`` x ``NARROW_HEIGHT`` the panes become tabs: the focused
-pane fills the screen and the tabs steer between them.
+pane fills the screen and the tabs steer between them. The pane shown is the
+one the user chose (offers until they choose): loading, mounting the panes or
+the tabs' own start-up never switch it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ NARROW_HEIGHT = 30
 class PaneLayout(DashboardBase):
     """Focus moves between panes by number, tab or click; narrow screens show one."""
 
+    chosen_pane: str = "offers"
+    """The pane the user chose last (by key, tab or click): shown and focused once the
+    panes exist, and the one a narrow screen shows."""
+
     def on_resize(self, event: events.Resize) -> None:
         self.apply_layout(event.size.width, event.size.height)
 
@@ -35,7 +41,7 @@ class PaneLayout(DashboardBase):
         narrow = width < NARROW_WIDTH or height < NARROW_HEIGHT
         self.screen.set_class(narrow, "-narrow")
         if narrow:
-            self._show_pane(self.focused_pane() or "offers")
+            self._show_pane(self.focused_pane() or self.chosen_pane)
 
     def focused_pane(self) -> str | None:
         """The pane holding the focus, if any."""
@@ -61,12 +67,19 @@ class PaneLayout(DashboardBase):
         pane = (event.tab.id or "").removeprefix("tab-")
         if not self.screen.has_class("-narrow"):
             return  # the tabs only steer the narrow layout
+        if not event.tabs.has_focus:
+            # Activated by the layout itself, or by the tabs' mount choosing their first
+            # tab: only a click on a tab (which focuses the tabs) is the user's choice.
+            return
         if pane and self.focused_pane() != pane:
             self.action_focus_pane(pane)
 
     def on_descendant_focus(self) -> None:
         pane = self.focused_pane()
-        if pane and self.screen.has_class("-narrow"):
+        if pane is None:
+            return
+        self.chosen_pane = pane
+        if self.screen.has_class("-narrow"):
             self._show_pane(pane)
 
     def action_focus_pane(self, pane: str) -> None:
@@ -74,6 +87,7 @@ class PaneLayout(DashboardBase):
         selector = {p: s for p, _, s in PANES}.get(pane)
         if selector is None:
             return
+        self.chosen_pane = pane
         if self.screen.has_class("-narrow"):
             self._show_pane(pane)
         found = self.query(selector)

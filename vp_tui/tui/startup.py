@@ -28,6 +28,8 @@ class StartupMixin(DashboardBase):
     """From the first paint to a polling dashboard."""
 
     demo_flag: bool
+    chosen_pane: str
+    """The pane the user chose, maybe while loading (see ``layout``)."""
 
     def make_pane_widgets(self) -> list[Widget]:
         """The four panes' real widgets, in ``PLACEHOLDERS`` order (see ``VpApp``)."""
@@ -84,8 +86,9 @@ class StartupMixin(DashboardBase):
             filter_text = self.query_one("#offer-filter", Input).value
             if filter_text:
                 table.filter_text = filter_text
-            if not isinstance(self.focused, Input):
-                table.focus()
+        if not isinstance(self.focused, Input):
+            # The pane chosen while loading (offers when none was): never another one.
+            self.action_focus_pane(self.chosen_pane)
         self.start_engine()
 
     def start_engine(self) -> None:

@@ -20,7 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from vp_tui.core.durations import parse_duration
 from vp_tui.core.launch_price import balance_lasts_seconds, launch_price, per_day
@@ -67,7 +67,7 @@ class CreateScreen(ModalScreen[LaunchSpec | None]):
     """Rent an offer: image, disk, label, env, GPUs, bid, cap; the price shown live."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="create.cancel"),
+        Binding("escape", "cancel", "Don't launch", id="create.cancel"),
         Binding("ctrl+s", "launch", "Launch", priority=True, id="create.launch"),
     ]
 
@@ -140,7 +140,8 @@ class CreateScreen(ModalScreen[LaunchSpec | None]):
             yield Static(LAUNCH_HINT, id="dialog-hint", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button("Launch (ctrl+s)", id="launch", variant="primary")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Don't launch (esc)", id="cancel")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#image", Input).focus()

@@ -3,8 +3,9 @@
 It lists each instance (its $/h, spend so far, running jobs) and the files
 written on it since the last pull, which a worker looks up over SSH while the
 dialog is open. Buttons say what they do: "Pull, then destroy" (one instance
-only), "Destroy", "Keep it". `enter` presses the focused button, which is
-"Keep it" when the dialog opens.
+only), "Destroy", "Keep it" (or "Destroy 3", "Keep them"); the footer names its
+keys the same way. `enter` presses the focused button, which is "Keep it" when
+the dialog opens.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
-from vp_tui.tui.screens.confirm import press_focused
+from vp_tui.tui.screens.confirm import describe_key, press_focused
 
 Choice = Literal["pull", "destroy"]
 """What the user chose; the dialog answers None for "keep"."""
@@ -55,6 +56,12 @@ class DestroyScreen(ModalScreen[Choice | None]):
         self.items = {item.key: item for item in items}
         self.pull = pull
         """Whether "Pull, then destroy" is offered (one reachable instance)."""
+        one = len(self.items) == 1
+        self.destroy_label = "Destroy" if one else f"Destroy {len(self.items)}"
+        self.keep_label = "Keep it" if one else "Keep them"
+        describe_key(self, "y", self.destroy_label)
+        describe_key(self, "n", self.keep_label)
+        describe_key(self, "escape", self.keep_label)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="danger"):
@@ -64,10 +71,9 @@ class DestroyScreen(ModalScreen[Choice | None]):
             with Horizontal(id="dialog-buttons"):
                 if self.pull:
                     yield Button("Pull, then destroy (p)", id="pull", variant="warning")
-                what = "Destroy" if len(self.items) == 1 else f"Destroy {len(self.items)}"
-                yield Button(f"{what} (y)", id="destroy", variant="error")
-                keep = "Keep it" if len(self.items) == 1 else "Keep them"
-                yield Button(f"{keep} (n)", id="keep")
+                yield Button(f"{self.destroy_label} (y)", id="destroy", variant="error")
+                yield Button(f"{self.keep_label} (n)", id="keep")
+        yield Footer()
 
     def body_text(self) -> str:
         """Every instance with its files line, then what destroying means."""
@@ -84,6 +90,12 @@ class DestroyScreen(ModalScreen[Choice | None]):
 
     def on_mount(self) -> None:
         self.query_one("#keep", Button).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`p` only where "Pull, then destroy" is offered (so the footer hides it)."""
+        if action == "answer" and parameters == ("pull",):
+            return self.pull
+        return True
 
     def files_checked(self, key: str, text: str) -> None:
         """Show what the look at an instance's files found (or why it could not)."""

@@ -1,4 +1,5 @@
-"""`?`: every key of every pane, built from the bindings themselves."""
+"""`?`: every key of every pane, built from the bindings themselves; it scrolls from the
+keyboard (arrows, page keys, home/end, and `j`/`k`/`g`/`G` as in the panes)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 
 def _rows(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
@@ -25,11 +26,24 @@ def _rows(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
     return rows
 
 
+class HelpScroll(VerticalScroll):
+    """The list of keys: holds the focus, so the arrows, page keys and j/k/g/G scroll it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "scroll_down", "Down", id="help.j"),
+        Binding("k", "scroll_up", "Up", id="help.k"),
+        Binding("g", "scroll_home", "Top", show=False, id="help.top"),
+        Binding("G", "scroll_end", "Bottom", show=False, id="help.bottom"),
+    ]
+
+
 class HelpScreen(ModalScreen[None]):
     """All keys, grouped by where they work."""
 
+    AUTO_FOCUS = "HelpScroll"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark", "close", "Close", id="help.close"),
+        Binding("escape", "close", "Close", id="help.close"),
+        Binding("q,question_mark", "close", "Close", show=False, id="help.close_keys"),
     ]
 
     def __init__(self, sections: list[tuple[str, Iterable[BindingType]]]) -> None:
@@ -37,7 +51,7 @@ class HelpScreen(ModalScreen[None]):
         self.sections = sections
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="dialog", classes="wide"):
+        with HelpScroll(id="dialog", classes="wide"):
             yield Static("Keys", id="dialog-title")
             for title, bindings in self.sections:
                 table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
@@ -47,6 +61,7 @@ class HelpScreen(ModalScreen[None]):
                     table.add_row(keys, description)
                 yield Static(Text(title, style="bold underline"))
                 yield Static(table, classes="help-section")
+        yield Footer()
 
     def action_close(self) -> None:
         """Back to the dashboard."""

@@ -1,12 +1,13 @@
 """Quitting while instances still bill: leave them running, stop them, destroy them, or stay.
 
 The dialog lists what bills now ($/h each and the total) and offers four
-buttons named by what they do. Stopping and destroying run in thread workers,
-one per instance, that report by message; the dialog shows each instance's
-progress and asks the app to quit only once every one is verified. If any
-fails, the dialog stays open and says which, so a failed destroy is never
-left behind silently. `escape` stays (abandoning any verification under way);
-`q` again quits at once, leaving the instances as they are.
+buttons named by what they do; its footer shows its keys. Stopping and
+destroying run in thread workers, one per instance, that report by message;
+the dialog shows each instance's progress and asks the app to quit only once
+every one is verified. If any fails, the dialog stays open and says which, so
+a failed destroy is never left behind silently. `escape` stays (abandoning any
+verification under way); `q` again quits at once, leaving the instances as
+they are.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 from vp_tui.core.cancel import Cancelled
 from vp_tui.core.costs import hourly_rate
@@ -99,14 +100,12 @@ class QuitScreen(ModalScreen[bool]):
                     yield Static(self._row(instance), id=f"quit-row-{n}", markup=False)
             yield Static(total_line(self.instances, self.unknown), id="quit-total", markup=False)
             yield Static("", id="dialog-error", markup=False)
-            yield Static(
-                "q: quit, leave them running   escape: stay", id="dialog-hint", markup=False
-            )
             with Grid(id="quit-buttons"):
-                yield Button("Quit, leave them running", id="leave")
+                yield Button("Quit, leave them running (q)", id="leave")
                 yield Button("Stop them and quit", id="stop", variant="warning")
                 yield Button("Destroy them and quit", id="destroy", variant="error")
-                yield Button("Stay", id="stay", variant="primary")
+                yield Button("Stay (esc)", id="stay", variant="primary")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#dialog-error", Static).display = False
