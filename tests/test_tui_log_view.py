@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
+import pytest
 from rich.style import Style
 from textual import events
 from textual.app import App, ComposeResult
+from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.widgets import Footer, Header, Input
 
 from vp_tui.core.models import JobState
+from vp_tui.tui.pager import readable_path
 from vp_tui.tui.widgets.log_view import JobHeader, JobLog, LogBuffer, format_elapsed, strip_ansi
 
 
@@ -154,7 +158,7 @@ async def test_max_lines_bounds_memory_and_names_the_log_file() -> None:
         assert log.dropped_lines == 199_500
         assert log.lines[-1] == "line 199999"
         await pilot.press("home")
-        assert "… 199,500 earlier lines in /data/jobs/job-7.log" in screen_text(app)
+        assert "… 199,500 earlier lines: /data/jobs/job-7.log (o opens it)" in screen_text(app)
 
 
 async def test_following_keeps_the_newest_line_in_view() -> None:
@@ -290,7 +294,7 @@ async def test_search_highlights_jumps_and_counts() -> None:
         # the first match at or after the top of the view (following: near the end)
         assert log.current_match == 290
         assert log.match_position == 5
-        assert "5/5" in str(log.border_subtitle)
+        assert "match 5 of 5" in str(log.border_subtitle)
         assert not log.following
 
         def visible(index: int) -> bool:
@@ -301,11 +305,11 @@ async def test_search_highlights_jumps_and_counts() -> None:
         await pilot.press("n")  # wraps around to the oldest
         assert (log.current_match, log.match_position) == (10, 1)
         assert visible(10)
-        assert "1/5" in str(log.border_subtitle)
+        assert "match 1 of 5" in str(log.border_subtitle)
         await pilot.press("n")
         assert (log.current_match, log.match_position) == (120, 2)
         assert visible(120)
-        assert "2/5" in str(log.border_subtitle)
+        assert "match 2 of 5" in str(log.border_subtitle)
         await pilot.press("N", "N")
         assert (log.current_match, log.match_position) == (290, 5)
         assert visible(290)
@@ -333,7 +337,7 @@ async def test_search_highlights_jumps_and_counts() -> None:
         log.write_chunk("late error\n")
         await pilot.pause()
         assert log.match_count == 6
-        assert "/6" in str(log.border_subtitle)
+        assert "of 6" in str(log.border_subtitle)
 
 
 async def test_search_without_matches_and_clearing_it() -> None:
@@ -466,3 +470,74 @@ async def test_output_written_before_mount_shows_and_clicks_focus_the_pane() -> 
         assert app.focused is app.query_one("#elsewhere")
         await pilot.click(log.lines_view)
         assert app.focused is log
+
+
+async def test_title_names_the_instance_and_platform() -> None:
+    app = LogHost()
+    async with app.run_test(size=(100, 30)) as pilot:
+        log = app.query_one(JobLog)
+        log.border_title = "4 Log"
+        log.show_job("ab12", "python3 train.py", where="12345 on vast")
+        await pilot.pause()
+        assert log.border_title == "4 Log · 12345 on vast"
+        assert "4 Log · 12345 on vast" in screen_text(app)
+        log.show_job("cd34", "python3 eval.py", where="pod-9 on runpod")
+        assert log.border_title == "4 Log · pod-9 on runpod"
+        log.show_job("ef56", "true")
+        assert log.border_title == "4 Log · ef56"
+
+
+async def test_the_earlier_lines_marker_shows_a_readable_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    log_path = tmp_path / ".local" / "share" / "vp-tui" / "jobs" / "ab12.log"
+    app = LogHost(max_lines=100, log_path=str(log_path))
+    async with app.run_test(size=(120, 30)) as pilot:
+        log = app.query_one(JobLog)
+        log.write_chunk(numbered(0, 1_334))
+        await pilot.press("g")
+        assert "… 1,234 earlier lines: ~/.local/share/vp-tui/jobs/ab12.log (o opens it)" in (
+            screen_text(app)
+        )
+    assert readable_path("/elsewhere/x.log") == "/elsewhere/x.log"
+
+
+async def test_j_k_g_and_G_move_like_a_pager() -> None:
+    app = LogHost()
+    async with app.run_test(size=(100, 30)) as pilot:
+        log = app.query_one(JobLog)
+        view = log.lines_view
+        log.write_chunk(numbered(0, 300))
+        await pilot.pause()
+        bottom = view.scroll_y
+        await pilot.press("k")
+        assert not log.following
+        assert view.scroll_y == bottom - 1
+        await pilot.press("k", "k", "j")
+        assert view.scroll_y == bottom - 2
+        await pilot.press("g")
+        assert view.scroll_y == 0
+        assert "line 0" in screen_text(app)
+        await pilot.press("G")
+        assert log.following
+        assert await at_bottom(pilot, log)
+        log.write_chunk(numbered(300, 310))
+        assert await at_bottom(pilot, log)
+        assert "line 309" in screen_text(app)
+        ids = {binding.id for binding in JobLog.BINDINGS if isinstance(binding, Binding)}
+        assert {"log.j", "log.k", "log.top", "log.bottom", "log.copy", "log.pager"} <= ids
+
+
+async def test_y_asks_the_app_to_copy_the_job_id() -> None:
+    class CopyHost(LogHost):
+        copied: ClassVar[list[str | None]] = []
+
+        def action_copy_job_id(self) -> None:
+            self.copied.append(self.query_one(JobLog).job_id)
+
+    app = CopyHost()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.copied == ["job-7"]

@@ -2,14 +2,18 @@
 
 `JobLog` is the pane (header, output, search bar); `JobLogLines` renders the
 output with Textual's line API so only visible rows cost anything; `LogBuffer`
-holds the text. Output is cleaned once, when a line is complete: ANSI escape
-sequences are stripped (colours are not rendered), tabs expanded, carriage
-returns resolved the way a terminal would show a redrawn progress bar.
+holds the text. The pane keeps the last lines only; a search also covers the
+rest of the log file, scanned in a thread (`log_search`), and a match older
+than the lines kept brings the part of the file around it into the pane.
+Output is cleaned once, when a line is complete: ANSI escape sequences are
+stripped (colours are not rendered), tabs expanded, carriage returns
+resolved the way a terminal would show a redrawn progress bar.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -21,7 +25,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events, on
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.content import Content
@@ -33,8 +37,11 @@ from textual.scrollbar import ScrollTo, ScrollUp
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Input, Static
+from textual.worker import get_current_worker
 
 from vp_tui.core.states import JobState
+from vp_tui.tui.log_search import OlderMatches, ScanReport, read_window, scan_log, search_pattern
+from vp_tui.tui.pager import pager_command, readable_path
 
 __all__ = [
     "JobHeader",
@@ -254,8 +261,12 @@ class JobLogLines(ScrollView, can_focus=False):
     def __init__(self, owner: JobLog, max_lines: int) -> None:
         super().__init__()
         self._owner = owner
-        self.buffer = LogBuffer(max_lines)
-        """The text shown."""
+        self.live = LogBuffer(max_lines)
+        """The last lines of the job, as they arrive."""
+        self.buffer = self.live
+        """The text shown: `live`, or a window of older lines read from the log file."""
+        self.earlier_in_file = False
+        """The log file holds lines before the first one that arrived (the tail began late)."""
         self.current_match: int | None = None
         """Absolute index of the line the last n/N jump went to."""
         self._max_width = 0
@@ -277,15 +288,22 @@ class JobLogLines(ScrollView, can_focus=False):
     def write_chunk(self, data: str) -> None:
         """Append raw output; see `JobLog.write_chunk`."""
         if data:
-            self._append(self.buffer.feed(data))
+            self._append(self.live.feed(data))
 
     def write_lines(self, lines: Iterable[str]) -> None:
         """Append whole lines; see `JobLog.write_lines`."""
-        self._append(self.buffer.add_lines(lines))
+        self._append(self.live.add_lines(lines))
+
+    @property
+    def is_live(self) -> bool:
+        """The live tail is shown (not a window of older lines)."""
+        return self.buffer is self.live
 
     def clear(self) -> None:
         """Forget all output."""
-        self.buffer.clear()
+        self.live.clear()
+        self.buffer = self.live
+        self.earlier_in_file = False
         self._max_width = 0
         self._row_ends.clear()
         self._row_base = 0
@@ -298,6 +316,9 @@ class JobLogLines(ScrollView, can_focus=False):
 
     def _append(self, new: list[str]) -> None:
         """Take in lines just added to the buffer (and a changed unfinished line)."""
+        if self.buffer is not self.live:
+            self._append_unseen(new)
+            return
         anchor = None if self._owner.following else self._top_anchor()
         buffer = self.buffer
         if new:
@@ -325,21 +346,41 @@ class JobLogLines(ScrollView, can_focus=False):
         self.refresh()
         self._owner.update_subtitle()
 
+    def _append_unseen(self, new: list[str]) -> None:
+        """Take in new live lines while a window of older lines is shown."""
+        live = self.live
+        if new:
+            if self._pattern is not None:
+                search = self._pattern.search
+                first = live.total - len(new)
+                self._matches.extend(index for index, line in enumerate(new, first) if search(line))
+            if live.trim():
+                self._forget_matches()
+        self._owner.update_subtitle()
+
     def _forget(self, removed: int) -> None:
         """Drop what refers to lines the buffer just dropped."""
         if self._row_ends:
             self._row_base = self._row_ends[removed - 1]
             del self._row_ends[:removed]
-        if self._matches:
-            del self._matches[: bisect_left(self._matches, self.buffer.dropped)]
+        self._forget_matches()
         if self.current_match is not None and self.current_match < self.buffer.dropped:
             self.current_match = None
+
+    def _forget_matches(self) -> None:
+        """Hand the matches in lines the live buffer dropped to the whole-log search."""
+        if self._matches:
+            cut = bisect_left(self._matches, self.live.dropped)
+            if cut:
+                self._owner.matches_dropped(self._matches[:cut])
+                del self._matches[:cut]
 
     # -- rows -----------------------------------------------------------
 
     @property
     def _notice_rows(self) -> int:
-        return 1 if self.buffer.dropped else 0
+        buffer = self.buffer
+        return 1 if buffer.dropped or (self.earlier_in_file and buffer is self.live) else 0
 
     @property
     def row_count(self) -> int:
@@ -392,6 +433,23 @@ class JobLogLines(ScrollView, can_focus=False):
         else:
             partial = _cell_width(self.buffer.partial)
             self.virtual_size = Size(max(self._max_width, partial), self.row_count)
+
+    def set_earlier_in_file(self, earlier: bool) -> None:
+        """Say whether the log file holds lines before the first live one (a row says so)."""
+        self.earlier_in_file = earlier
+        self._update_virtual_size()
+        self.refresh()
+
+    def show_buffer(self, buffer: LogBuffer) -> None:
+        """Show other text (a window of older lines, or the live tail again)."""
+        self.buffer = buffer
+        self.current_match = None
+        self._max_width = _widest(buffer.lines)
+        self._rebuild_rows()
+        self._update_virtual_size()
+        self.scroll_to(x=0, animate=False, immediate=True)
+        self.scroll_to_end()
+        self.refresh()
 
     def _rebuild_rows(self) -> None:
         """Map lines to visual rows for the current width (no-op when not wrapping)."""
@@ -452,6 +510,7 @@ class JobLogLines(ScrollView, can_focus=False):
         super().watch_scroll_y(old_value, new_value)
         if (
             not self._scrolling
+            and self.buffer is self.live
             and new_value > old_value
             and new_value >= self.max_scroll_y
             and not self._owner.following
@@ -483,69 +542,64 @@ class JobLogLines(ScrollView, can_focus=False):
 
     # -- search -----------------------------------------------------------
 
-    def set_search(self, text: str) -> None:
-        """Highlight case-insensitive occurrences of text ("" for none)."""
-        self._pattern = re.compile(re.escape(text), re.IGNORECASE) if text else None
+    def set_search(self, pattern: re.Pattern[str] | None) -> None:
+        """Highlight what ``pattern`` matches (None for nothing) and list the live matches."""
+        self._pattern = pattern
         self.current_match = None
-        if self._pattern is None:
+        if pattern is None:
             self._matches = []
         else:
-            search = self._pattern.search
+            search = pattern.search
+            live = self.live
             self._matches = [
-                index
-                for index, line in enumerate(self.buffer.lines, self.buffer.dropped)
-                if search(line)
+                index for index, line in enumerate(live.lines, live.dropped) if search(line)
             ]
         self._cache.clear()
         self.refresh()
 
-    def _match_lines(self) -> list[int]:
-        """Absolute indices of the lines that match, the unfinished line included."""
-        partial = self.buffer.partial
+    def live_matches(self) -> list[int]:
+        """Absolute indices of the live lines that match, the unfinished line included."""
+        partial = self.live.partial
         if self._pattern is not None and partial and self._pattern.search(partial):
-            return [*self._matches, self.buffer.total]
+            return [*self._matches, self.live.total]
         return self._matches
 
     @property
     def match_count(self) -> int:
-        """How many lines held in memory match the search."""
-        return len(self._match_lines())
+        """How many live lines held in memory match the search."""
+        return len(self.live_matches())
 
     @property
     def match_position(self) -> int | None:
-        """1-based position of the current match among all matches, if there is one."""
-        if self.current_match is None:
+        """1-based position of the current match among the live matches, if it is one."""
+        if self.current_match is None or self.buffer is not self.live:
             return None
-        matches = self._match_lines()
+        matches = self.live_matches()
         position = bisect_left(matches, self.current_match)
         if position < len(matches) and matches[position] == self.current_match:
             return position + 1
         return None
 
-    def jump(self, direction: int) -> bool:
-        """Move to the next (+1) or previous (-1) matching line, wrapping around."""
-        matches = self._match_lines()
-        if not matches:
-            return False
-        current = self.current_match
-        if current is None:
-            if direction > 0:
-                top = max(self.buffer.dropped, self._top_anchor()[0])
-                position = bisect_left(matches, top)
-                target = matches[position % len(matches)]
-            else:
-                bottom_row = round(self.scroll_y) + self.scrollable_content_region.height - 1
-                bottom = self.row_line(bottom_row)[0]
-                target = matches[bisect_right(matches, bottom) - 1]
-        elif direction > 0:
-            target = matches[bisect_right(matches, current) % len(matches)]
-        else:
-            target = matches[bisect_left(matches, current) - 1]
-        self.current_match = target
+    def first_live_match(self, direction: int) -> int | None:
+        """With no current match: the first live match from the view's top down (+1), or
+        the last from its bottom up (-1); None when there is none that way."""
+        matches = self.live_matches()
+        if direction > 0:
+            top = max(self.live.dropped, self._top_anchor()[0])
+            position = bisect_left(matches, top)
+            return matches[position] if position < len(matches) else None
+        bottom_row = round(self.scroll_y) + self.scrollable_content_region.height - 1
+        position = bisect_right(matches, self.row_line(bottom_row)[0]) - 1
+        return matches[position] if position >= 0 else None
+
+    def go_to(self, index: int) -> None:
+        """Make the line at an absolute index of the text shown the current match, centred."""
+        buffer = self.buffer
+        index = max(buffer.dropped, min(index, buffer.total))
+        self.current_match = index
         self._owner.following = False
-        self._scroll(self.line_row(target) - self.scrollable_content_region.height // 2)
+        self._scroll(self.line_row(index) - self.scrollable_content_region.height // 2)
         self.refresh()
-        return True
 
     # -- rendering --------------------------------------------------------
 
@@ -571,8 +625,7 @@ class JobLogLines(ScrollView, can_focus=False):
         index, sub = self.row_line(scroll_y + y)
         buffer = self.buffer
         if index < 0:
-            where = f" in {self._owner.log_path}" if self._owner.log_path else " not shown"
-            notice = f"… {buffer.dropped:,} earlier lines{where}"
+            notice = self._owner.notice_text(buffer)
             return Strip([Segment(notice, self._notice_style)]).crop_extend(0, width, base)
         if index > buffer.total or (index == buffer.total and not buffer.partial):
             return Strip.blank(width, base)
@@ -670,6 +723,21 @@ class JobHeader(Static):
     }
     """
 
+    note: str = ""
+    """Said first, in a warning colour (e.g. that an older part of the log is shown)."""
+    _facts: tuple[str, JobState | str | None, float | timedelta | None, int | None] = (
+        "",
+        None,
+        None,
+        None,
+    )
+
+    def set_note(self, note: str) -> None:
+        """Say ``note`` before the job's facts ("" for nothing)."""
+        if note != self.note:
+            self.note = note
+            self.update_job(*self._facts)
+
     def update_job(
         self,
         command: str,
@@ -678,13 +746,18 @@ class JobHeader(Static):
         exit_code: int | None = None,
     ) -> None:
         """Show a job's current facts."""
+        self._facts = (command, state, elapsed, exit_code)
         state_text = str(state) if state else "-"
         if exit_code is None:
             exit_part: tuple[str, str] = ("-", "$text-muted")
         else:
             exit_part = (str(exit_code), "$text-success" if exit_code == 0 else "$text-error")
+        note: list[str | tuple[str, str]] = (
+            [(self.note, "bold $text-warning"), "  "] if self.note else []
+        )
         self.update(
             Content.assemble(
+                *note,
                 (state_text, f"bold {_STATE_STYLES.get(state_text, '$text-muted')}"),
                 "  ",
                 (format_elapsed(elapsed), ""),
@@ -694,6 +767,27 @@ class JobHeader(Static):
                 command,
             )
         )
+
+
+class _ScanReported(Message, bubble=False):
+    """A scan of the log file found more (posted by its thread)."""
+
+    def __init__(self, token: int, report: ScanReport) -> None:
+        super().__init__()
+        self.token = token
+        self.report = report
+
+
+class _WindowLoaded(Message, bubble=False):
+    """An older part of the log file was read (posted by its thread)."""
+
+    def __init__(self, token: int, first: int, text: str, lines: int, target: int) -> None:
+        super().__init__()
+        self.token = token
+        self.first = first
+        self.text = text
+        self.lines = lines
+        self.target = target
 
 
 class JobLog(Widget, can_focus=True):
@@ -712,6 +806,12 @@ class JobLog(Widget, can_focus=True):
         Binding("pageup", "page_up", "Page up", show=False, id="log.page_up"),
         Binding("pagedown", "page_down", "Page down", show=False, id="log.page_down"),
         Binding("home", "scroll_home", "Top", show=False, id="log.home"),
+        Binding("j", "scroll_down", "Down", show=False, id="log.j"),
+        Binding("k", "scroll_up", "Up", show=False, id="log.k"),
+        Binding("g", "scroll_home", "Top", show=False, id="log.top"),
+        Binding("G", "follow_end", "Bottom", show=False, id="log.bottom"),
+        Binding("y", "app.copy_job_id", "Copy job id", id="log.copy"),
+        Binding("o", "open_pager", "Pager", id="log.pager"),
         Binding("left", "scroll_left", "Scroll left", show=False, id="log.left"),
         Binding("right", "scroll_right", "Scroll right", show=False, id="log.right"),
     ]
@@ -782,6 +882,15 @@ class JobLog(Widget, can_focus=True):
         """The search bar, shown by `/`."""
         self._command = ""
         self._subtitle: tuple[object, ...] = ()
+        self._title_prefix: str | None = None
+        self._origin_offset = 0
+        self.origin_line: int | None = 0
+        """The file line the first live line is (None until the file has been counted)."""
+        self._checkpoints: list[tuple[int, int]] = []
+        self._older: OlderMatches | None = None
+        self._older_current: int | None = None
+        self._scan_token = 0
+        self._window_token = 0
 
     def compose(self) -> ComposeResult:
         """Header, output, and the (hidden) search bar."""
@@ -796,7 +905,7 @@ class JobLog(Widget, can_focus=True):
         if self.wrap:
             self.lines_view.set_wrap(True)
         if self.search:
-            self.lines_view.set_search(self.search)
+            self._apply_search(self.search)
         self.update_subtitle()
 
     # -- the app's side ---------------------------------------------------
@@ -827,18 +936,59 @@ class JobLog(Widget, can_focus=True):
 
     @property
     def match_count(self) -> int:
-        """Lines in memory that match the search."""
-        return self.lines_view.match_count
+        """Lines of the whole log that match the search (as far as it has been searched)."""
+        older = self._older
+        return self.lines_view.match_count + (older.count(self.origin_line) if older else 0)
 
     @property
     def current_match(self) -> int | None:
-        """Absolute index of the matching line n/N went to last."""
+        """Absolute index of the matching line n/N went to last (a file line in an older part)."""
         return self.lines_view.current_match
 
     @property
     def match_position(self) -> int | None:
-        """1-based position of the current match, as shown in "3/17"."""
-        return self.lines_view.match_position
+        """1-based position of the current match among all, as in "match 3 of 17"."""
+        older = self._older
+        if self._older_current is not None and older is not None:
+            position = older.position(self._older_current, self.origin_line)
+            return None if position is None else position + 1
+        live_position = self.lines_view.match_position
+        if live_position is None:
+            return None
+        return live_position + (older.count(self.origin_line) if older else 0)
+
+    @property
+    def searching(self) -> bool:
+        """The whole log file is still being searched."""
+        return self._older is not None and self._older.scanning
+
+    @property
+    def older_part(self) -> tuple[int, int] | None:
+        """The file lines (first, last + 1) of the older part shown, when one is."""
+        view = self.lines_view
+        if view.is_live:
+            return None
+        return view.buffer.dropped, view.buffer.total
+
+    @property
+    def total_lines(self) -> int | None:
+        """Complete lines in the log file as far as known (None before it is counted)."""
+        if self.origin_line is None:
+            return None
+        return self.origin_line + self.lines_view.live.total
+
+    def set_log_origin(self, offset: int) -> None:
+        """The live lines start at byte ``offset`` of the log file (where tailing began).
+
+        Lines before it are still searched and counted, from the file.
+        """
+        self._origin_offset = max(0, offset)
+        self.origin_line = 0 if offset <= 0 else None
+        self.lines_view.set_earlier_in_file(offset > 0)
+        if self.search:
+            self._apply_search(self.search)  # search again, from the new origin
+        elif offset > 0:
+            self._start_scan("")
 
     def write_chunk(self, data: str) -> None:
         """Append raw output that may end mid-line; the next chunk completes that line.
@@ -853,7 +1003,18 @@ class JobLog(Widget, can_focus=True):
 
     def clear(self) -> None:
         """Remove all output."""
+        self._older_current = None
+        self._origin_offset = 0
+        self.origin_line = 0
+        self._checkpoints = []
+        self._scan_token += 1
+        self._window_token += 1
+        if self.is_mounted:
+            self.workers.cancel_node(self)
+        if self._older is not None:
+            self._older = OlderMatches(scanning=False)
         self.lines_view.clear()
+        self._show_note()
         self.update_subtitle()
 
     def show_job(
@@ -865,14 +1026,26 @@ class JobLog(Widget, can_focus=True):
         state: JobState | str | None = None,
         elapsed: float | timedelta | None = None,
         exit_code: int | None = None,
+        where: str = "",
     ) -> None:
-        """Switch to another job: clear the output, follow, and fill the header."""
+        """Switch to another job: clear the output and the search, follow, fill the header.
+
+        ``where`` names the job's instance and platform in the pane's title
+        ("12345 on vast").
+        """
         self.job_id = job_id
         self.log_path = log_path
         self._command = command
         self.clear()
+        self.search = ""
+        self.search_input.value = ""
+        if self.search_input.display:
+            self._close_search()
         self.following = True
         self.update_job(state=state, elapsed=elapsed, exit_code=exit_code)
+        if self._title_prefix is None:
+            self._title_prefix = str(self.border_title or "Log")
+        self.border_title = f"{self._title_prefix} · {where or job_id}"
 
     def update_job(
         self,
@@ -889,31 +1062,73 @@ class JobLog(Widget, can_focus=True):
             self.header.update_job(self._command, state, elapsed, exit_code)
 
     def update_subtitle(self) -> None:
-        """Show the match position and follow state on the border."""
-        view = self.lines_view
-        facts = (self.search, view.match_position, view.match_count, self.following)
+        """Show the search, the match position and the follow state on the border."""
+        older_part = not self.lines_view.is_live
+        facts = (
+            self.search,
+            self.match_position,
+            self.match_count,
+            self.searching,
+            self.following,
+            older_part,
+        )
         if facts == self._subtitle:
             return
         self._subtitle = facts
+        search, position, count, searching = facts[:4]
         parts: list[str | tuple[str, str]] = []
-        if self.search:
-            count = view.match_count
-            position = view.match_position
-            parts.append((f"/{self.search} ", "$text-muted"))
+        if search:
+            parts.append((f"/{search} ", "$text-muted"))
             if position is not None:
-                parts.append(f"{position}/{count}")
+                parts.append(f"match {position:,} of {count:,}")
             else:
-                parts.append(f"{count} match{'' if count == 1 else 'es'}")
+                parts.append(f"{count:,} match{'' if count == 1 else 'es'}")
+            if searching:
+                parts.append((" (searching the log…)", "$text-muted"))
             parts.append(" · ")
-        parts.append("following" if self.following else ("paused", "$text-warning"))
+        if older_part:
+            parts.append(("older part", "$text-warning"))
+        else:
+            parts.append("following" if self.following else ("paused", "$text-warning"))
         self.border_subtitle = Content.assemble(*parts)
+
+    def notice_text(self, buffer: LogBuffer) -> str:
+        """The row above the text shown when the log file holds earlier lines."""
+        if buffer is self.lines_view.live:
+            known = self.origin_line
+            earlier = None if known is None else known + buffer.dropped
+        else:
+            earlier = buffer.dropped
+        count = "earlier lines" if earlier is None else f"{earlier:,} earlier lines"
+        if not self.log_path:
+            return f"… {count} not shown"
+        return f"… {count}: {readable_path(self.log_path)} (o opens it)"
+
+    def matches_dropped(self, indices: list[int]) -> None:
+        """Live matches the pane no longer holds: the whole-log search keeps them."""
+        if self._older is not None:
+            self._older.dropped.extend(indices)
+
+    def _show_note(self) -> None:
+        """Say in the header which part of the log is shown, when it is an older one."""
+        part = self.older_part
+        note = ""
+        if part is not None:
+            first, end = part
+            total = self.total_lines
+            of = f" of {total:,}" if total is not None else ""
+            note = f"lines {first + 1:,}-{end:,}{of} (older part; G: back to the tail)"
+        if self.header is not None:
+            self.header.set_note(note)
 
     # -- reactives --------------------------------------------------------
 
     def watch_following(self, following: bool) -> None:
-        """Jump to the bottom when following starts."""
+        """Jump to the bottom (of the live tail) when following starts."""
         self.set_class(following, "-following")
         if following:
+            if not self.lines_view.is_live:
+                self._back_to_tail()
             self.lines_view.scroll_to_end()
         self.update_subtitle()
 
@@ -922,9 +1137,140 @@ class JobLog(Widget, can_focus=True):
         self.lines_view.set_wrap(wrap)
 
     def watch_search(self, search: str) -> None:
-        """Recompute the matches."""
-        self.lines_view.set_search(search)
+        """Recompute the matches, in memory at once and in the whole log file behind."""
+        self._apply_search(search)
         self.update_subtitle()
+
+    # -- the whole log ------------------------------------------------------
+
+    def _apply_search(self, search: str) -> None:
+        """Match ``search`` in the lines held, and start searching the file for the rest."""
+        if not self.lines_view.is_live:
+            self._back_to_tail()
+        pattern = search_pattern(search) if search else None
+        self.lines_view.set_search(pattern)
+        self._older_current = None
+        self._older = None
+        if pattern is not None and self.log_path:
+            self._older = OlderMatches()
+            self._start_scan(search)
+        elif self.origin_line is None and self.log_path:
+            self._start_scan("")
+        else:
+            self._scan_token += 1
+            if self.is_mounted:
+                self.workers.cancel_group(self, "log-scan")
+
+    def _start_scan(self, search: str) -> None:
+        """Scan the log file in a thread: count the lines before the live ones, and find
+        the lines holding ``search`` ("" to only count)."""
+        if not self.log_path or not self.is_mounted:
+            if self._older is not None:
+                self._older.scanning = False
+            return
+        self._scan_token += 1
+        token = self._scan_token
+        path = Path(self.log_path)
+        origin = self._origin_offset
+        after = self.lines_view.live.dropped
+
+        def report(found: ScanReport) -> None:
+            self.post_message(_ScanReported(token, found))
+
+        def scan() -> None:
+            worker = get_current_worker()
+            scan_log(
+                path,
+                search,
+                origin_offset=origin,
+                lines_after_origin=after,
+                cancelled=lambda: worker.is_cancelled,
+                report=report,
+            )
+
+        self.run_worker(
+            scan,
+            name="log scan",
+            group="log-scan",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    @on(_ScanReported)
+    def _scan_reported(self, message: _ScanReported) -> None:
+        message.stop()
+        if message.token != self._scan_token:
+            return  # a scan for an earlier search or job
+        report = message.report
+        if report.origin_line is not None and self.origin_line is None:
+            self.origin_line = report.origin_line
+            self.lines_view.refresh()
+        last = self._checkpoints[-1][0] if self._checkpoints else -1
+        self._checkpoints.extend(point for point in report.checkpoints if point[0] > last)
+        if self._older is not None:
+            self._older.found.extend(report.matches)
+            if report.done:
+                self._older.scanning = False
+        self.update_subtitle()
+
+    def _show_older(self, line: int) -> None:
+        """Show the older file line ``line`` (a match), loading the part of the file around it."""
+        self._older_current = line
+        self.following = False
+        part = self.older_part
+        if part is not None and part[0] <= line < part[1]:
+            self.lines_view.go_to(line)
+            return
+        if not self.log_path:
+            return
+        self._window_token += 1
+        token = self._window_token
+        count = max(1, self.max_lines)
+        first = max(0, line - count // 2)
+        path = Path(self.log_path)
+        checkpoints = list(self._checkpoints)
+
+        def load() -> None:
+            try:
+                text, lines = read_window(path, first, count, checkpoints)
+            except OSError:
+                text, lines = "", 0
+            self.post_message(_WindowLoaded(token, first, text, lines, line))
+
+        self.run_worker(
+            load,
+            name="log window",
+            group="log-window",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    @on(_WindowLoaded)
+    def _window_loaded(self, message: _WindowLoaded) -> None:
+        message.stop()
+        if message.token != self._window_token or self._older_current != message.target:
+            return
+        if not message.lines:
+            self.app.bell()
+            return
+        window = LogBuffer(
+            max_lines=message.lines, max_line_length=self.lines_view.live.max_line_length
+        )
+        window.dropped = message.first
+        window.feed(message.text)
+        self.lines_view.show_buffer(window)
+        self.lines_view.go_to(message.target)
+        self._show_note()
+        self.update_subtitle()
+
+    def _back_to_tail(self) -> None:
+        """Leave an older part of the log for the live tail."""
+        self._older_current = None
+        self._window_token += 1
+        self.lines_view.show_buffer(self.lines_view.live)
+        self._show_note()
 
     # -- actions ----------------------------------------------------------
 
@@ -994,10 +1340,91 @@ class JobLog(Widget, can_focus=True):
         """Scroll right (when not wrapping)."""
         self.lines_view.scroll_right(animate=False)
 
+    def action_open_pager(self) -> None:
+        """Open the whole log in ``$PAGER`` (``less -R`` by default); the app waits meanwhile."""
+        path = self.log_path
+        if not path or not Path(path).is_file():
+            self.notify(
+                "This job has no log file yet.", title="Pager", severity="warning", markup=False
+            )
+            return
+        argv = pager_command(str(path))
+        if argv is None:
+            self.notify(
+                f"No pager found: set $PAGER or install less. The log is {readable_path(path)}",
+                title="Pager",
+                severity="warning",
+                markup=False,
+            )
+            return
+        failure = ""
+        try:
+            with self.app.suspend():
+                try:
+                    subprocess.call(argv)
+                except OSError as exc:
+                    failure = f"{argv[0]} did not start: {exc}"
+        except SuspendNotSupported:
+            failure = "the terminal cannot be handed over here"
+        if failure:
+            self.notify(
+                f"Cannot open a pager: {failure}. The log is {readable_path(path)}",
+                title="Pager",
+                severity="warning",
+                markup=False,
+            )
+
     def _jump(self, direction: int) -> None:
-        if not self.lines_view.jump(direction):
+        if not self._step(direction):
             self.app.bell()
         self.update_subtitle()
+
+    def _step(self, direction: int) -> bool:
+        """Go to the next (+1) or previous (-1) match in the whole log, wrapping around."""
+        view = self.lines_view
+        live = view.live_matches()
+        older = self._older.lines(self.origin_line) if self._older is not None else []
+        if not live and not older:
+            return False
+        older_current = self._older_current
+        target: tuple[bool, int]  # (is it older, line)
+        if older_current is not None:
+            if direction > 0:
+                position = bisect_right(older, older_current)
+                if position < len(older):
+                    target = (True, older[position])
+                else:
+                    target = (False, live[0]) if live else (True, older[0])
+            else:
+                position = bisect_left(older, older_current) - 1
+                if position >= 0:
+                    target = (True, older[position])
+                else:
+                    target = (False, live[-1]) if live else (True, older[-1])
+        else:
+            current = view.current_match
+            if current is None:
+                found = view.first_live_match(direction)
+            elif direction > 0:
+                position = bisect_right(live, current)
+                found = live[position] if position < len(live) else None
+            else:
+                position = bisect_left(live, current) - 1
+                found = live[position] if position >= 0 else None
+            if found is not None:
+                target = (False, found)
+            elif direction > 0:
+                target = (True, older[0]) if older else (False, live[0])
+            else:
+                target = (True, older[-1]) if older else (False, live[-1])
+        is_older, line = target
+        if is_older:
+            self._show_older(line)
+        else:
+            if not view.is_live:
+                self._back_to_tail()
+            view.go_to(line)
+        return True
 
     # -- search bar -------------------------------------------------------
 
