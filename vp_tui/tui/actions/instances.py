@@ -10,6 +10,7 @@ booting when the app quits is picked up again on the next start.
 from __future__ import annotations
 
 import logging
+import shlex
 import subprocess
 import threading
 import time
@@ -25,7 +26,7 @@ from vp_tui.core.durations import format_span
 from vp_tui.core.models import Instance, InstanceState
 from vp_tui.core.money import format_money, format_price
 from vp_tui.core.text import visible
-from vp_tui.tui.actions.sync import conflicts_text
+from vp_tui.tui.actions.sync import conflicts_text, transfer_text
 from vp_tui.tui.base import DashboardBase, user_errors
 from vp_tui.tui.messages import (
     ActionFailed,
@@ -50,7 +51,13 @@ POLL_SECONDS = 1.0
 
 
 class InstanceActions(DashboardBase):
-    """Create, stop/start, shell and destroy, for the highlighted offer or instance."""
+    """Create, stop/start, shell, copy and destroy, for the highlighted offer or instance."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.destroy_asked: set[str] = set()
+        """Keys of the instances this dashboard was asked to destroy (and has not failed
+        to): the jobs they ran end with them, which the destroy itself tells."""
 
     # ------------------------------------------------------------------ helpers
 
@@ -92,8 +99,19 @@ class InstanceActions(DashboardBase):
         self.open_create(offer)
 
     def open_create(self, offer: Offer) -> None:
-        """The create dialog for ``offer``, prefilled from the settings."""
+        """The create dialog for ``offer``, prefilled from the settings (not for an offer
+        that cannot be rented now: that is said instead)."""
+        from vp_tui.core.ranking import unavailable_reason
         from vp_tui.tui.screens.create import CreateDefaults, CreateScreen
+
+        reason = unavailable_reason(offer)
+        if reason is not None:
+            self.notify(
+                f"{offer.label} is {reason}: pick another offer.",
+                title="Create",
+                severity="warning",
+            )
+            return
 
         settings = self.engine.settings
         if offer.platform == "vast":
@@ -278,7 +296,42 @@ class InstanceActions(DashboardBase):
             return
         self.request_fetch("instances")
 
+    # --------------------------------------------------------------------- copy
+
+    def action_copy_ssh(self) -> None:
+        """Copy the SSH command of the highlighted instance (the one `S` runs)."""
+        instance = self.current_instance(running=False)
+        if instance is None:
+            return
+        if instance.ssh is None:
+            self.notify(
+                f"{instance.name} has no SSH address yet ({instance.state}).", severity="warning"
+            )
+            return
+        from vp_tui.remote.ssh import Remote
+
+        failures: tuple[type[Exception], ...] = (*user_errors(), OSError)
+        try:
+            argv = Remote.for_instance(instance, self.engine.settings).ssh_command(tty=True)
+        except failures as exc:
+            self.notify(f"cannot build the SSH command: {exc}", severity="warning")
+            return
+        self.copy_to_clipboard(shlex.join(argv))
+        self.notify(f"Copied the SSH command of {instance.name}", timeout=3)
+
+    def action_copy_instance_id(self) -> None:
+        """Copy the id of the highlighted instance."""
+        instance = self.current_instance(running=False)
+        if instance is None:
+            return
+        self.copy_to_clipboard(instance.instance_id)
+        self.notify(f"Copied the instance id {instance.instance_id}", timeout=3)
+
     # ------------------------------------------------------------------ destroy
+
+    def destroying(self, key: str) -> bool:
+        """True when this dashboard destroys (or has destroyed) the instance ``key``."""
+        return key in self.destroy_asked
 
     def action_destroy(self) -> None:
         """Show what destroying loses (running jobs, files not pulled, spend), then destroy
@@ -401,16 +454,14 @@ class InstanceActions(DashboardBase):
                 )
             )
             return
-        self.notify(
-            f"{result.files} files, {result.bytes:,} bytes; destroying {instance.name}…",
-            title=f"Pulled {instance.name}",
-        )
+        self.notify(f"{transfer_text(result, instance.name)}; destroying it…", title="Pull done")
         self.post_message(DestroyStarted(instance.key))
         self._destroy(instance)
 
     def on_destroy_started(self, message: DestroyStarted) -> None:
         from vp_tui.tui.widgets.instances_table import RowOverride
 
+        self.destroy_asked.add(message.key)
         table = self.instances_table
         if table is not None:
             table.set_override(message.key, RowOverride(InstanceState.TERMINATING), self.clock())
@@ -456,6 +507,8 @@ class InstanceActions(DashboardBase):
     def on_destroy_finished(self, message: DestroyFinished) -> None:
         from vp_tui.tui.widgets.instances_table import RowOverride
 
+        if message.error is not None:
+            self.destroy_asked.discard(message.key)
         table = self.instances_table
         if table is None:
             return

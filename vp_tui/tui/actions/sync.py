@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from textual import work
 
 from vp_tui.core.cancel import Cancelled
 from vp_tui.core.models import Instance
+from vp_tui.core.sizes import describe_transfer
 from vp_tui.tui.base import DashboardBase, user_errors
 from vp_tui.tui.messages import ActionFailed
+
+if TYPE_CHECKING:
+    from vp_tui.remote.sync import SyncResult
 
 Direction = Literal["push", "pull"]
 
@@ -33,7 +37,12 @@ class SyncActions(DashboardBase):
     def sync_files(self, instance: Instance, direction: Direction) -> None:
         """Push or pull, then say what moved (cancelled when the app quits)."""
         service = self.engine.job_service
-        self.notify(f"{direction} {instance.name}…", title="Sync", timeout=2)
+        doing = (
+            f"Pushing to {instance.name}…"
+            if direction == "push"
+            else f"Pulling from {instance.name}…"
+        )
+        self.notify(doing, title="Sync", timeout=2)
         try:
             if direction == "push":
                 result = service.push(instance, self.project, stop=self.stop_event)
@@ -44,11 +53,7 @@ class SyncActions(DashboardBase):
         except user_errors() as exc:
             self.post_message(ActionFailed(f"{direction.capitalize()} failed", str(exc)))
             return
-        how = f" via SFTP ({result.note})" if result.note else ""
-        self.notify(
-            f"{result.files} files, {result.bytes:,} bytes{how}",
-            title=f"{direction.capitalize()} {instance.name} done",
-        )
+        self.notify(transfer_text(result, instance.name), title=f"{direction.capitalize()} done")
         if result.endpoint_host_key_changed:
             self.notify(
                 "The SSH host key of Vast's transfer endpoint for this instance changed: it "
@@ -64,6 +69,12 @@ class SyncActions(DashboardBase):
                 severity="warning",
                 timeout=15,
             )
+
+
+def transfer_text(result: SyncResult, where: str) -> str:
+    """What a finished push or pull moved, worded the same for `u`, `p` and a job's sync."""
+    via = f"SFTP ({result.note})" if result.note else ""
+    return describe_transfer(result.direction, result.files, result.bytes, where, via=via)
 
 
 def conflicts_text(conflicts: list[str], most: int = 5) -> str:

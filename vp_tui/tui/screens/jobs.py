@@ -1,4 +1,4 @@
-"""An instance's jobs: pick one to show its log."""
+"""An instance's jobs: pick one to show its log, or copy its id."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Footer, Static
 
 from vp_tui.core.models import Job
 from vp_tui.core.money import format_duration, format_money
@@ -18,11 +18,16 @@ from vp_tui.core.text import visible
 
 
 class JobsScreen(ModalScreen[Job | None]):
-    """The jobs run on one instance, newest first; `enter` shows the log."""
+    """The jobs run on one instance, newest first; `enter` shows the log, `y` copies the id."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="jobs.close"),
         Binding("enter", "open", "Show log", id="jobs.open"),
+        Binding("y", "copy_job_id", "Copy job id", id="jobs.copy"),
+        Binding("j", "cursor_down", "Down", show=False, id="jobs.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="jobs.up"),
+        Binding("g", "first", "First job", show=False, id="jobs.first"),
+        Binding("G", "last", "Last job", show=False, id="jobs.last"),
     ]
 
     def __init__(self, title: str, jobs: Sequence[Job]) -> None:
@@ -35,11 +40,12 @@ class JobsScreen(ModalScreen[Job | None]):
             yield Static(self.title_text, id="dialog-title", markup=False)
             if not self.jobs:
                 yield Static("No jobs on this instance yet: press r on it to run one.")
-            table: DataTable[str] = DataTable(id="jobs-table", cursor_type="row")
+            table: DataTable[str | Text] = DataTable(id="jobs-table", cursor_type="row")
             yield table
+        yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#jobs-table", DataTable)
+        table = self.table
         table.add_columns("Job", "State", "Exit", "Took", "Cost", "Command")
         for job in self.jobs:
             table.add_row(
@@ -57,12 +63,49 @@ class JobsScreen(ModalScreen[Job | None]):
         event.stop()
         self._open(str(event.row_key.value))
 
+    @property
+    def table(self) -> DataTable[str | Text]:
+        """The list of jobs."""
+        return self.query_one("#jobs-table", DataTable)
+
+    def highlighted(self) -> str | None:
+        """The id of the job under the cursor, if there is one."""
+        table = self.table
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return None if key is None else str(key)
+
     def action_open(self) -> None:
         """Show the highlighted job's log."""
-        table = self.query_one("#jobs-table", DataTable)
-        if table.row_count:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            self._open(str(key))
+        job_id = self.highlighted()
+        if job_id is not None:
+            self._open(job_id)
+
+    def action_copy_job_id(self) -> None:
+        """Copy the highlighted job's id to the clipboard."""
+        job_id = self.highlighted()
+        if job_id is None:
+            self.app.notify("No job to copy.", severity="warning", markup=False)
+            return
+        self.app.copy_to_clipboard(job_id)
+        self.app.notify(f"Copied the job id {job_id}", timeout=3, markup=False)
+
+    def action_cursor_down(self) -> None:
+        """The next job."""
+        self.table.action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        """The previous job."""
+        self.table.action_cursor_up()
+
+    def action_first(self) -> None:
+        """The newest job (the first row)."""
+        self.table.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        """The oldest job (the last row)."""
+        self.table.move_cursor(row=max(0, self.table.row_count - 1))
 
     def _open(self, job_id: str) -> None:
         self.dismiss(next((j for j in self.jobs if j.job_id == job_id), None))
