@@ -46,17 +46,30 @@ class Scene:
     keys: tuple[str, ...] = ()
     faults: str = ""
     with_instances: bool = True
+    screenshot_size: tuple[int, int] = (160, 48)
+    """The terminal size of its picture in ``screenshots/``."""
 
 
 SCENES: dict[str, Scene] = {
     scene.name: scene
     for scene in (
         Scene("main", "Both markets, two instances and a finished job"),
-        Scene("grouped", "Offers grouped by GPU: cheapest on each platform", keys=("g",)),
+        Scene("grouped", "Offers grouped by GPU: cheapest on each platform", keys=("v",)),
         Scene("create", "The create dialog, prefilled from an offer", keys=("enter",)),
         Scene("destroy", "Destroy confirmation with cost so far", keys=("3", "d")),
         Scene("log", "A job's output in the log pane", keys=("4",)),
         Scene("help", "Every key", keys=("question_mark",)),
+        Scene("details", "An offer's details beside the table (a dialog when narrow)", keys=("i",)),
+        Scene(
+            "pick", "By GPU, enter: which platform's offer, on-demand or spot", keys=("v", "enter")
+        ),
+        Scene("run", "The run dialog: target, command, environment", keys=("3", "r")),
+        Scene(
+            "narrow",
+            "80x24: one pane at a time, the instances tab chosen",
+            keys=("3",),
+            screenshot_size=(80, 24),
+        ),
         Scene(
             "quit", "Quitting with two instances billing: leave, stop, destroy or stay", keys=("q",)
         ),
@@ -184,7 +197,7 @@ def run_before(scene: Scene, app: VpApp) -> Callable[[Pilot[None]], Awaitable[No
     return steps
 
 
-async def save_screenshots(directory: Path, size: tuple[int, int] = (160, 48)) -> list[Path]:
+async def save_screenshots(directory: Path) -> list[Path]:
     """Write an SVG of every scene into ``directory`` (for `make screenshots`)."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
@@ -192,7 +205,7 @@ async def save_screenshots(directory: Path, size: tuple[int, int] = (160, 48)) -
         with tempfile.TemporaryDirectory() as tmp:
             app = scene_app(scene, Path(tmp))
             try:
-                async with app.run_test(size=size, notifications=True) as pilot:
+                async with app.run_test(size=scene.screenshot_size, notifications=True) as pilot:
                     await run_before(scene, app)(pilot)
                     path = directory / f"{scene.name}.svg"
                     app.save_screenshot(str(path.name), str(directory))

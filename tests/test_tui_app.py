@@ -84,11 +84,12 @@ async def test_offer_keys_filter_sort_group_create(tmp_path: Path) -> None:
         first = table.cursor_offer
         await pilot.press("s")
         assert table.sort_key == "value"
-        await pilot.press("s", "s", "s")
-        assert table.sort_key == "price" and table.cursor_offer == first
-        await pilot.press("g")
+        while table.sort_key != "per_gpu":
+            await pilot.press("s")
+        assert table.cursor_offer == first
+        await pilot.press("v")
         assert table.grouped
-        await pilot.press("g")
+        await pilot.press("v")
         assert not table.grouped
         await pilot.press("down", "enter")
         assert isinstance(app.screen, CreateScreen)
@@ -171,7 +172,7 @@ async def test_full_loop_create_run_pull_stop_destroy(tmp_path: Path) -> None:
 async def test_unverified_destroy_stays_red(tmp_path: Path) -> None:
     async with running_app(tmp_path, destroy_timeout=1.5) as (app, pilot, cloud):
         await wait_for(pilot, app.offers_loaded.is_set)
-        await pilot.press("slash", *"vast 3090", "enter", "enter", "ctrl+s")
+        await pilot.press("slash", *"vast 3090 x1", "enter", "enter", "ctrl+s")
         instances = app.query_one("#instances", InstancesTable)
         await wait_for(pilot, lambda: instances.row_count == 1)
         cloud.set_faults("vast:nodestroy")
@@ -208,7 +209,8 @@ async def test_auth_error_is_a_message_not_a_crash(tmp_path: Path) -> None:
 
 
 async def test_keys_stay_responsive_with_slow_apis(tmp_path: Path) -> None:
-    async with running_app(tmp_path, faults="*:latency=2000") as (app, pilot, _):
+    # Long enough that a loaded machine still presses every key before the answers land.
+    async with running_app(tmp_path, faults="*:latency=5000") as (app, pilot, _):
         # The first fetches are still in flight: the keys work anyway.
         await pilot.press("3")
         assert app.focused is not None and app.focused.id == "instances"
@@ -279,7 +281,7 @@ async def test_log_keys_and_cancel(tmp_path: Path) -> None:
 async def test_shell_in_a_headless_run_explains_itself(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot, _):
         await wait_for(pilot, app.offers_loaded.is_set)
-        await pilot.press("slash", *"vast 3090", "enter", "enter", "ctrl+s")
+        await pilot.press("slash", *"vast 3090 x1", "enter", "enter", "ctrl+s")
         instances = app.query_one("#instances", InstancesTable)
         await wait_for(
             pilot,

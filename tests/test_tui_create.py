@@ -141,7 +141,7 @@ async def test_a_max_lifetime_is_checked_in_place_and_arms_the_watchdog(tmp_path
     from tui_helpers import notifications
 
     async with running_app(tmp_path) as (app, pilot, cloud):
-        screen = await open_dialog(app, pilot, "vast 3090")
+        screen = await open_dialog(app, pilot, "vast 3090 x1")
         await retype(pilot, screen, "lifetime", "soon")
         assert "like 45m, 8h or 1h30m" in text(screen, "lifetime-error")
         assert launch_disabled(screen)

@@ -1,4 +1,4 @@
-"""Snapshots of the dashboard's main states at 120x36 and 160x48.
+"""Snapshots of the dashboard's main states at 80x24, 120x36, 160x48 and 200x60.
 
 Each scene runs on a private demo cloud whose clock stands still (seeded market,
 same instances, same job), so a changed picture means a changed screen. Update
@@ -26,7 +26,9 @@ def utc_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
-@pytest.mark.parametrize("size", [(120, 36), (160, 48)], ids=["120x36", "160x48"])
+@pytest.mark.parametrize(
+    "size", [(80, 24), (120, 36), (160, 48), (200, 60)], ids=["80x24", "120x36", "160x48", "200x60"]
+)
 @pytest.mark.parametrize("name", list(SCENES))
 def test_scene(
     name: str,

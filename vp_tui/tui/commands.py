@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 NAVIGATION_KEYS = frozenset(
     {"up", "down", "left", "right", "pageup", "pagedown", "home", "end", "ctrl+p"}
+    | {"j", "k", "g", "G"}
 )
 """Keys that only move a cursor or open the palette: listed in help, not offered in it."""
 
@@ -41,6 +42,10 @@ def binding_sections(app: DashboardBase) -> list[Section]:
     from vp_tui.tui.screens.confirm import ConfirmScreen
     from vp_tui.tui.screens.create import CreateScreen
     from vp_tui.tui.screens.destroy import DestroyScreen
+    from vp_tui.tui.screens.help import HelpScreen, HelpScroll
+    from vp_tui.tui.screens.jobs import JobsScreen
+    from vp_tui.tui.screens.offer_detail import OfferDetailScreen
+    from vp_tui.tui.screens.offer_pick import OfferPickScreen
     from vp_tui.tui.screens.quit import QuitScreen
     from vp_tui.tui.screens.run import RunScreen
     from vp_tui.tui.widgets.instances_table import InstancesTable
@@ -57,6 +62,8 @@ def binding_sections(app: DashboardBase) -> list[Section]:
         Section("Offers pane", [filter_key, *OffersTable.BINDINGS], "#offers"),
         Section("Instances pane", InstancesTable.BINDINGS, "#instances"),
         Section("Log pane", JobLog.BINDINGS, "#job-log"),
+        Section("Offer details", OfferDetailScreen.BINDINGS, in_palette=False),
+        Section("Pick an offer (by-GPU view)", OfferPickScreen.BINDINGS, in_palette=False),
         Section(
             "Create dialog",
             [*CreateScreen.BINDINGS, Binding("enter", "", "Next field (on Launch: launch)")],
@@ -66,6 +73,8 @@ def binding_sections(app: DashboardBase) -> list[Section]:
         Section("Destroy dialog", DestroyScreen.BINDINGS, in_palette=False),
         Section("Confirmations", ConfirmScreen.BINDINGS, in_palette=False),
         Section("Quit dialog", QuitScreen.BINDINGS, in_palette=False),
+        Section("Jobs list", JobsScreen.BINDINGS, in_palette=False),
+        Section("Help", [*HelpScreen.BINDINGS, *HelpScroll.BINDINGS], in_palette=False),
     ]
 
 
