@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from vp_tui.core.gpus import gpu_spec
 from vp_tui.core.models import PLATFORMS, Offer, PlatformName, Stock
@@ -82,19 +82,7 @@ SORTS: tuple[MarketSort, ...] = ("price", "value", "vram", "reliability")
 """The orders a market query knows (``OfferQuery.sort``, ``vp offers --sort`` since the
 start); :data:`OFFER_SORTS` has every order."""
 
-OFFER_SORTS: tuple[OfferSort, ...] = (
-    "per_gpu",
-    "price",
-    "value",
-    "vram",
-    "reliability",
-    "gpus",
-    "platform",
-    "gpu",
-    "location",
-    "stock",
-    "kind",
-)
+OFFER_SORTS: tuple[OfferSort, ...] = get_args(OfferSort)
 """Every order of offers (``vp offers --sort`` choices)."""
 
 DEFAULT_SORT: OfferSort = "per_gpu"

@@ -31,6 +31,7 @@ from vp_tui.tui.widgets.platforms_pane import NAMES
 if TYPE_CHECKING:
     from vp_tui.core.models import Account, PlatformName
     from vp_tui.core.offer_filter import OfferIndex
+    from vp_tui.core.ranking import OfferSort
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +113,15 @@ class RefreshMixin(FreshnessMixin):
     def _start_offers(self, forced: bool) -> None:
         pane = self.platforms_pane
         included = pane.included if pane is not None else list(self.engine.platforms)
-        self.fetch_offers(included, forced)
+        table = self.offers_table
+        self.fetch_offers(included, forced, table.sort_key if table is not None else None)
 
     @work(thread=True, group="offers", exit_on_error=False)
-    def fetch_offers(self, platforms: list[PlatformName], force: bool = False) -> None:
-        """Fetch offers from ``platforms`` (off the UI thread)."""
+    def fetch_offers(
+        self, platforms: list[PlatformName], force: bool = False, sort: OfferSort | None = None
+    ) -> None:
+        """Fetch offers from ``platforms`` (off the UI thread); the index comes with the
+        order of ``sort`` (the table's) ready, so showing it does not sort on the UI thread."""
         from vp_tui.core.offer_filter import SORTS, OfferIndex
         from vp_tui.platforms.base import OfferQuery
 
@@ -128,7 +133,7 @@ class RefreshMixin(FreshnessMixin):
                 trends = market.history.trends(result.fetched_at, platforms=platforms)
             except Exception:  # the offers are still worth showing
                 log.exception("reading the price history failed")
-        index = OfferIndex(result.offers, sorts=SORTS)
+        index = OfferIndex(result.offers, sorts=(*SORTS, *([sort] if sort else [])))
         self.post_message(OffersLoaded(result, index, trends))
 
     def on_offers_loaded(self, message: OffersLoaded) -> None:
