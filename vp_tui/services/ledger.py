@@ -28,7 +28,7 @@ from datetime import datetime
 from vp_tui.core.costs import hourly_rate, spent_so_far
 from vp_tui.core.models import Instance, InstanceState, PlatformName, utcnow
 from vp_tui.core.money import cost
-from vp_tui.services.store import Store
+from vp_tui.services.store import Store, upsert_instance
 
 __all__ = [
     "Ledger",
@@ -119,7 +119,7 @@ class Ledger:
         """vp-tui has just rented ``instance``: it bills from now, and it is ours."""
         now = self.clock()
         with self._lock, self.store.connect() as db:
-            self._upsert(db, instance, now, started_by_us=True)
+            upsert_instance(db, instance, now, started_by_us=True)
             self._enter(db, instance, now)
 
     def observe(self, instances: Sequence[Instance], listed: Iterable[PlatformName] = ()) -> None:
@@ -137,7 +137,7 @@ class Ledger:
                 if instance.state.is_gone:
                     self._end(db, instance.platform, instance.instance_id, now)
                     continue
-                self._upsert(db, instance, now, started_by_us=False)
+                upsert_instance(db, instance, now)
                 self._enter(db, instance, now)
             for platform, instance_id in self._open(db):
                 if platform in complete and (platform, instance_id) not in seen:
@@ -152,36 +152,6 @@ class Ledger:
         now = self.clock()
         with self._lock, self.store.connect() as db:
             self._end(db, platform, instance_id, now)
-
-    @staticmethod
-    def _upsert(
-        db: sqlite3.Connection, instance: Instance, now: datetime, *, started_by_us: bool
-    ) -> None:
-        stamp = _iso(now)
-        db.execute(
-            """INSERT INTO instances
-               (platform, instance_id, label, gpu, price_per_hour, state, first_seen,
-                last_seen, storage_price_per_hour, started_by_us)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (platform, instance_id) DO UPDATE SET
-               label = excluded.label, gpu = excluded.gpu,
-               price_per_hour = excluded.price_per_hour, state = excluded.state,
-               last_seen = excluded.last_seen, gone_at = NULL,
-               storage_price_per_hour = excluded.storage_price_per_hour,
-               started_by_us = MAX(started_by_us, excluded.started_by_us)""",
-            (
-                instance.platform,
-                instance.instance_id,
-                instance.label,
-                instance.gpu or instance.gpu_raw,
-                instance.price_per_hour,
-                str(instance.state),
-                stamp,
-                stamp,
-                instance.storage_price_per_hour,
-                int(started_by_us),
-            ),
-        )
 
     @staticmethod
     def _enter(db: sqlite3.Connection, instance: Instance, now: datetime) -> None:

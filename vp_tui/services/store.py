@@ -287,39 +287,11 @@ class Store:
             return [_job(row) for row in db.execute(sql, params).fetchall()]
 
     def record_instances(self, instances: Sequence[Instance], now: datetime | None = None) -> None:
-        """Remember instances seen (for receipts and for spotting forgotten ones).
-
-        Besides the compute price, each row keeps the storage price and the start time
-        the platform last reported (or that its uptime implies).
-        """
-        stamp = (now or utcnow()).isoformat()
+        """Remember instances seen (for receipts and for spotting forgotten ones)."""
+        when = now or utcnow()
         with self.connect() as db:
-            for i in instances:
-                started = _started_at(i)
-                db.execute(
-                    """INSERT INTO instances
-                       (platform, instance_id, label, gpu, price_per_hour, state,
-                        first_seen, last_seen, storage_price_per_hour, started_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (platform, instance_id) DO UPDATE SET
-                       label = excluded.label, gpu = excluded.gpu,
-                       price_per_hour = excluded.price_per_hour, state = excluded.state,
-                       last_seen = excluded.last_seen, gone_at = NULL,
-                       storage_price_per_hour = excluded.storage_price_per_hour,
-                       started_at = excluded.started_at""",
-                    (
-                        i.platform,
-                        i.instance_id,
-                        i.label,
-                        i.gpu or i.gpu_raw,
-                        i.price_per_hour,
-                        str(i.state),
-                        stamp,
-                        stamp,
-                        i.storage_price_per_hour,
-                        started.isoformat() if started is not None else None,
-                    ),
-                )
+            for instance in instances:
+                upsert_instance(db, instance, when)
 
     def mark_gone(self, platform: str, instance_id: str, now: datetime | None = None) -> None:
         """Record that an instance was verified destroyed."""
@@ -365,6 +337,45 @@ class Store:
             except ValueError as exc:  # another version wrote it: the listing still shows it
                 log.warning("a pending launch in the store could not be read: %s", exc)
         return found
+
+
+def upsert_instance(
+    db: sqlite3.Connection, instance: Instance, now: datetime, *, started_by_us: bool = False
+) -> None:
+    """Write what a listing (or a launch) says of ``instance`` into its ``instances`` row.
+
+    Besides the compute price, the row keeps the storage price and the start time the
+    platform last reported (or that its uptime implies); ``first_seen`` stays as first
+    written, and once vp-tui has started an instance it stays marked as ours.
+    """
+    stamp = now.isoformat()
+    started = _started_at(instance)
+    db.execute(
+        """INSERT INTO instances
+           (platform, instance_id, label, gpu, price_per_hour, state, first_seen,
+            last_seen, storage_price_per_hour, started_at, started_by_us)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (platform, instance_id) DO UPDATE SET
+           label = excluded.label, gpu = excluded.gpu,
+           price_per_hour = excluded.price_per_hour, state = excluded.state,
+           last_seen = excluded.last_seen, gone_at = NULL,
+           storage_price_per_hour = excluded.storage_price_per_hour,
+           started_at = excluded.started_at,
+           started_by_us = MAX(started_by_us, excluded.started_by_us)""",
+        (
+            instance.platform,
+            instance.instance_id,
+            instance.label,
+            instance.gpu or instance.gpu_raw,
+            instance.price_per_hour,
+            str(instance.state),
+            stamp,
+            stamp,
+            instance.storage_price_per_hour,
+            started.isoformat() if started is not None else None,
+            int(started_by_us),
+        ),
+    )
 
 
 def _started_at(instance: Instance) -> datetime | None:
