@@ -35,7 +35,7 @@ from vp_tui.core.models import Instance, InstanceState, utcnow
 from vp_tui.platforms.base import PlatformError
 from vp_tui.remote.keys import RemoteError
 from vp_tui.remote.watchdog import WatchdogPlan, install, renew_lease
-from vp_tui.services.fleet import Fleet
+from vp_tui.services.fleet import Fleet, FleetResult
 from vp_tui.services.jobs import JobError, Jobs
 from vp_tui.services.ledger import local_midnight, month_start
 
@@ -198,10 +198,18 @@ class Guards:
 
     # ------------------------------------------------------------------ checks
 
-    def check(self, *, act: bool = True, stop: threading.Event | None = None) -> GuardReport:
-        """List the instances, then run every guard once; ``act=False`` only reports."""
+    def check(
+        self,
+        *,
+        act: bool = True,
+        stop: threading.Event | None = None,
+        listing: FleetResult | None = None,
+    ) -> GuardReport:
+        """List the instances (or take ``listing``, one the caller has just made), then
+        run every guard once; ``act=False`` only reports."""
         report = GuardReport()
-        listing = self.fleet.list()
+        if listing is None:
+            listing = self.fleet.list()
         for status in listing.statuses.values():
             if not status.ok:
                 report.events.append(

@@ -1,7 +1,8 @@
 """The guards in the dashboard: budget, idle and leases checked on a calm schedule.
 
-The checks run off the UI thread (they list instances and may stop or destroy
-some, verified); what they found comes back as a ``GuardsChecked`` message. A
+The checks look at the instances the instances poll last listed (no listing of
+their own) and run off the UI thread, since they may stop or destroy some,
+verified; what they found comes back as a ``GuardsChecked`` message. A
 budget at 80 % turns the status bar amber and notifies once; whatever the
 guards stop or destroy, or fail to, is notified once too. While the dashboard
 runs, the leases of instances armed with one are renewed at every check.
@@ -14,6 +15,7 @@ import logging
 from textual import work
 from textual.notifications import SeverityLevel
 
+from vp_tui.services.fleet import FleetResult
 from vp_tui.services.guards import BUDGET_WARN_SHARE, GuardReport
 from vp_tui.tui.base import DashboardBase
 from vp_tui.tui.messages import GuardsChecked
@@ -31,13 +33,35 @@ class GuardsMixin(DashboardBase):
         """Seconds between guard checks."""
         return GUARDS_SECONDS
 
-    @work(thread=True, group="guards", exit_on_error=False)
     def run_guards(self) -> None:
-        """Check every guard once (off the UI thread)."""
+        """Check every guard once, on the instances the last poll listed (the guards
+        stop or destroy off the UI thread; a platform not listed yet is not guarded)."""
+        if self.context is None or self.context.guards is None or self.stopping:
+            return
+        self._check_guards(self.last_listing())
+
+    def last_listing(self) -> FleetResult:
+        """The instances poll's latest answer, as a listing: the known platforms' rows, and
+        for the others why they are not known."""
+        from vp_tui.core.models import Instance, PlatformName, PlatformStatus
+
+        instances: list[Instance] = []
+        statuses: dict[PlatformName, PlatformStatus] = {}
+        for name, listing in self.state.fleet.listings.items():
+            if listing.known:
+                instances.extend(listing.instances)
+                statuses[name] = PlatformStatus(platform=name, ok=True)
+            else:
+                error = listing.error or "not listed yet"
+                statuses[name] = PlatformStatus(platform=name, ok=False, error=error)
+        return FleetResult(instances, statuses)
+
+    @work(thread=True, group="guards", exit_on_error=False)
+    def _check_guards(self, listing: FleetResult) -> None:
         guards = self.context.guards if self.context is not None else None
         if guards is None or self.stop_event.is_set():
             return
-        report = guards.check(act=True, stop=self.stop_event)
+        report = guards.check(act=True, stop=self.stop_event, listing=listing)
         self.post_message(GuardsChecked(report))
 
     def on_guards_checked(self, message: GuardsChecked) -> None:
