@@ -26,3 +26,11 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     yield home
+
+
+@pytest.fixture
+def cli_demo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`vp --demo` on a private demo cloud: its own data directory, fast boots, no faults."""
+    monkeypatch.setenv("VP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "0.3")
+    monkeypatch.delenv("VP_SIM_FAULTS", raising=False)

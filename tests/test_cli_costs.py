@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import run_json
 from vp_tui.cli import main as vp
 
 ROW_KEYS = {
@@ -16,20 +15,7 @@ ROW_KEYS = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def demo_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setenv("VP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "0.3")
-    monkeypatch.delenv("VP_SIM_FAULTS", raising=False)
-    yield
-
-
-def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> object:
-    capsys.readouterr()
-    status = vp(["--demo", *args, "--json"])
-    captured = capsys.readouterr()
-    assert status == 0, captured.err
-    return json.loads(captured.out)
+pytestmark = pytest.mark.usefixtures("cli_demo")
 
 
 def test_costs_keep_a_destroyed_instance_and_give_the_balances(

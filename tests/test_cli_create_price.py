@@ -3,15 +3,13 @@ terminal, and refuses off one without `--yes`: on the demo cloud, through the re
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import Terminal
 from vp_tui.cli import main as vp
 
 RENT = ["--demo", "create-instance", "--platform", "runpod", "--gpu-type", "RTX_A4000"]
@@ -20,19 +18,7 @@ PRICE_LINE = re.compile(
 )
 
 
-class Terminal(io.StringIO):
-    """Standard input as on a terminal, with the answers already typed."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-@pytest.fixture(autouse=True)
-def demo_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setenv("VP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "0.3")
-    monkeypatch.delenv("VP_SIM_FAULTS", raising=False)
-    yield
+pytestmark = pytest.mark.usefixtures("cli_demo")
 
 
 def instances(capsys: pytest.CaptureFixture[str]) -> list[object]:

@@ -4,11 +4,11 @@ against the demo cloud, through the real SDKs: the JSON contracts and the messag
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import run_json
 from vp_tui.cli import main as vp
 
 OFFER_KEYS = {
@@ -23,18 +23,7 @@ INSTANCE_KEYS = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def demo_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setenv("VP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "0.3")
-    monkeypatch.delenv("VP_SIM_FAULTS", raising=False)
-    yield
-
-
-def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> object:
-    capsys.readouterr()
-    assert vp(["--demo", *args, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+pytestmark = pytest.mark.usefixtures("cli_demo")
 
 
 def test_offers_json_contract_both_markets(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,13 +21,7 @@ from vp_tui.bootstrap import Context, build_context
 from vp_tui.cli import main as vp
 from vp_tui.sim.server import DemoCloud
 
-
-@pytest.fixture(autouse=True)
-def demo_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setenv("VP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "0.3")
-    monkeypatch.delenv("VP_SIM_FAULTS", raising=False)
-    yield
+pytestmark = pytest.mark.usefixtures("cli_demo")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ whole file that way; ``no_rsync`` does it for one test in every run).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,12 +23,7 @@ JOB_KEYS = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def demo_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setenv("VP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "0.3")
-    monkeypatch.delenv("VP_SIM_FAULTS", raising=False)
-    yield
+pytestmark = pytest.mark.usefixtures("cli_demo")
 
 
 @pytest.fixture

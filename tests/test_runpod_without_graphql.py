@@ -9,31 +9,19 @@ as Community hosts without a public IP do: the launch fails fast and says why.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tui_helpers import running_app, wait_for
 
+from tests.cli_helpers import run_json
 from vp_tui.cli import main as vp
 from vp_tui.tui.widgets.platforms_pane import PlatformsPane
 
 
 @pytest.fixture(autouse=True)
-def demo_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setenv("VP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("VP_SIM_BOOT_SECONDS", "0.3")
+def demo_env(cli_demo: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VP_SIM_FAULTS", "runpod:nographql")
-    yield
-
-
-def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> object:
-    capsys.readouterr()
-    status = vp(["--demo", *args, "--json"])
-    captured = capsys.readouterr()
-    assert status == 0, captured.err
-    return json.loads(captured.out)
 
 
 def test_the_whole_loop_works_without_graphql(
