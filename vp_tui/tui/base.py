@@ -106,6 +106,19 @@ class DashboardBase(App[None]):
         markup), unless ``markup`` is asked for."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
+    def copy_text(self, text: str, what: str) -> None:
+        """Put ``text`` on the clipboard and say what was copied.
+
+        The copy goes through the terminal (OSC 52), which never answers: a terminal
+        without clipboard support drops it silently, so the note says so rather than
+        claiming the clipboard now holds it.
+        """
+        self.copy_to_clipboard(text)
+        self.notify(
+            f"Copied {what} (through the terminal; one without clipboard support ignores it)",
+            timeout=4,
+        )
+
     # ------------------------------------------------------------------ panes
 
     def pane(self, selector: str, kind: type[W]) -> W | None:

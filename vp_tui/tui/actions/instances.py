@@ -316,16 +316,14 @@ class InstanceActions(DashboardBase):
         except failures as exc:
             self.notify(f"cannot build the SSH command: {exc}", severity="warning")
             return
-        self.copy_to_clipboard(shlex.join(argv))
-        self.notify(f"Copied the SSH command of {instance.name}", timeout=3)
+        self.copy_text(shlex.join(argv), f"the SSH command of {instance.name}")
 
     def action_copy_instance_id(self) -> None:
         """Copy the id of the highlighted instance."""
         instance = self.current_instance(running=False)
         if instance is None:
             return
-        self.copy_to_clipboard(instance.instance_id)
-        self.notify(f"Copied the instance id {instance.instance_id}", timeout=3)
+        self.copy_text(instance.instance_id, f"the instance id {instance.instance_id}")
 
     # ------------------------------------------------------------------ destroy
 

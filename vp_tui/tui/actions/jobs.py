@@ -358,8 +358,7 @@ class JobActions(DashboardBase):
         if not job_id:
             self.notify("No job in the log pane to copy.", severity="warning")
             return
-        self.copy_to_clipboard(job_id)
-        self.notify(f"Copied the job id {job_id}", timeout=3)
+        self.copy_text(job_id, f"the job id {job_id}")
 
     # ------------------------------------------------------------------ cancel
 

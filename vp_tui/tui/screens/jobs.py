@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Static
 from vp_tui.core.models import Job
 from vp_tui.core.money import format_duration, format_money
 from vp_tui.core.text import visible
+from vp_tui.tui.base import DashboardBase
 
 
 class JobsScreen(ModalScreen[Job | None]):
@@ -88,8 +89,9 @@ class JobsScreen(ModalScreen[Job | None]):
         if job_id is None:
             self.app.notify("No job to copy.", severity="warning", markup=False)
             return
-        self.app.copy_to_clipboard(job_id)
-        self.app.notify(f"Copied the job id {job_id}", timeout=3, markup=False)
+        app = self.app
+        if isinstance(app, DashboardBase):
+            app.copy_text(job_id, f"the job id {job_id}")
 
     def action_cursor_down(self) -> None:
         """The next job."""
