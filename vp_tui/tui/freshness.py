@@ -52,5 +52,7 @@ class FreshnessMixin(DashboardBase):
         }
         for pane, title in PANE_TITLES.items():
             text = age_text(ages[pane], now)
+            wanted = f"{title} · {text}" if text else title
             for widget in self.query(f"#{pane}-pane"):
-                widget.border_title = f"{title} · {text}" if text else title
+                if widget.border_title != wanted:  # the tick repaints only a changed title
+                    widget.border_title = wanted
