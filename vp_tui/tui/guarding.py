@@ -36,8 +36,7 @@ class GuardsMixin(DashboardBase):
     def run_guards(self) -> None:
         """Check every guard once, on the instances the last poll listed (the guards
         stop or destroy off the UI thread; a platform not listed yet is not guarded)."""
-        if self.context is None or self.context.guards is None or self.stopping:
-            return
+        # Always through the worker: its end is what re-arms the guards' poll.
         self._check_guards(self.last_listing())
 
     def last_listing(self) -> FleetResult:
